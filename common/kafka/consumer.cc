@@ -1,0 +1,323 @@
+#include "common/kafka/consumer.h"
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <algorithm>
+#include <exception>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/kafka/rdkafka_util.h"
+#include "common/log/log.h"
+#include "common/status/status_macros.h"
+
+namespace gridloop::kafka {
+namespace internal {
+
+class ConsumerEvents final : public RdKafka::EventCb {
+ public:
+  void event_cb(RdKafka::Event& event) override { LogEvent(event, "consumer"); }
+};
+
+}  // namespace internal
+
+namespace {
+
+// How long one consume() call may block; bounds how quickly Stop() is noticed.
+constexpr int kConsumeMillis = 100;
+constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
+constexpr absl::Duration kLagRefreshInterval = absl::Milliseconds(200);
+constexpr char kAutoCommitIntervalMs[] = "1000";
+
+bool IsPoison(const absl::Status& status) {
+  return absl::IsInvalidArgument(status) || absl::IsDataLoss(status);
+}
+
+absl::Duration NextBackoff(absl::Duration backoff) { return std::min(backoff * 2, kMaxBackoff); }
+
+// Frees the TopicPartitions a librdkafka call allocated or was handed.
+struct PartitionList {
+  std::vector<RdKafka::TopicPartition*> items;
+  ~PartitionList() { RdKafka::TopicPartition::destroy(items); }
+};
+
+}  // namespace
+
+Consumer::Consumer(ConsumerOptions options, Handler handler)
+    : options_(std::move(options)), handler_(std::move(handler)) {}
+
+absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(ConsumerOptions options,
+                                                           Handler handler) {
+  if (options.brokers.empty()) return absl::InvalidArgumentError("kafka consumer: no brokers");
+  if (options.group_id.empty()) return absl::InvalidArgumentError("kafka consumer: no group_id");
+  if (options.topics.empty() && options.assign.empty()) {
+    return absl::InvalidArgumentError("kafka consumer: neither topics nor assign given");
+  }
+  if (options.max_attempts < 1) {
+    return absl::InvalidArgumentError("kafka consumer: max_attempts must be at least 1");
+  }
+  if (!handler) return absl::InvalidArgumentError("kafka consumer: no handler");
+  const int64_t start = options.start_offset;
+  if (start < 0 && start != RdKafka::Topic::OFFSET_BEGINNING &&
+      start != RdKafka::Topic::OFFSET_END && start != RdKafka::Topic::OFFSET_STORED) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kafka consumer: unsupported start_offset ", start));
+  }
+  if (start >= 0 && options.assign.empty()) {
+    return absl::InvalidArgumentError("kafka consumer: an absolute start_offset needs assign mode");
+  }
+
+  std::unique_ptr<Consumer> consumer(new Consumer(std::move(options), std::move(handler)));
+  const ConsumerOptions& opts = consumer->options_;
+  consumer->events_ = std::make_unique<internal::ConsumerEvents>();
+
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  RETURN_IF_ERROR(internal::SetConf(*conf, "bootstrap.servers", opts.brokers));
+  RETURN_IF_ERROR(internal::SetConf(*conf, "group.id", opts.group_id));
+  // Offsets are stored by hand once a record is finished; the auto-commit timer then
+  // commits only those.
+  RETURN_IF_ERROR(internal::SetConf(*conf, "enable.auto.offset.store", "false"));
+  RETURN_IF_ERROR(internal::SetConf(*conf, "enable.auto.commit", "true"));
+  RETURN_IF_ERROR(internal::SetConf(*conf, "auto.commit.interval.ms", kAutoCommitIntervalMs));
+  RETURN_IF_ERROR(internal::SetConf(*conf, "auto.offset.reset",
+                                    start == RdKafka::Topic::OFFSET_END ? "latest" : "earliest"));
+  RETURN_IF_ERROR(
+      internal::SetConf(*conf, "fetch.wait.max.ms", absl::StrCat(opts.fetch_wait_max_ms)));
+  RETURN_IF_ERROR(internal::SetConf(*conf, "socket.nagle.disable", "true"));
+  RETURN_IF_ERROR(internal::SetConf(*conf, opts.extra));
+  std::string error;
+  if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(consumer->events_.get()), error) !=
+      RdKafka::Conf::CONF_OK) {
+    return absl::InternalError(absl::StrCat("kafka consumer callbacks: ", error));
+  }
+  consumer->consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
+  if (consumer->consumer_ == nullptr) {
+    return absl::InternalError(absl::StrCat("kafka consumer: ", error));
+  }
+  RETURN_IF_ERROR(consumer->Subscribe());
+  return consumer;
+}
+
+absl::Status Consumer::Subscribe() {
+  if (options_.assign.empty()) {
+    const RdKafka::ErrorCode code = consumer_->subscribe(options_.topics);
+    if (code != RdKafka::ERR_NO_ERROR) {
+      return absl::InternalError(absl::StrCat("kafka subscribe: ", RdKafka::err2str(code)));
+    }
+    return absl::OkStatus();
+  }
+  // OFFSET_STORED: start from the group's committed offset, or per auto.offset.reset.
+  const int64_t offset =
+      options_.start_offset >= 0 ? options_.start_offset : RdKafka::Topic::OFFSET_STORED;
+  PartitionList partitions;
+  for (const auto& [topic, partition] : options_.assign) {
+    partitions.items.push_back(RdKafka::TopicPartition::create(topic, partition, offset));
+  }
+  const RdKafka::ErrorCode code = consumer_->assign(partitions.items);
+  if (code != RdKafka::ERR_NO_ERROR) {
+    return absl::InternalError(absl::StrCat("kafka assign: ", RdKafka::err2str(code)));
+  }
+  return absl::OkStatus();
+}
+
+Consumer::~Consumer() { Stop(); }
+
+void Consumer::Start() {
+  absl::MutexLock lock(&lifecycle_mu_);
+  if (started_ || closed_) return;
+  started_ = true;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Consumer::Stop() {
+  absl::MutexLock lock(&lifecycle_mu_);
+  if (closed_) return;
+  {
+    absl::MutexLock signal(&signal_mu_);
+    stop_requested_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+  Close();
+  closed_ = true;
+}
+
+void Consumer::Close() {
+  if (consumer_ == nullptr) return;  // Create() failed before the handle existed.
+  // Destroyed first: its remaining delivery callbacks must run while this object is whole.
+  dlq_.reset();
+  const RdKafka::ErrorCode committed = consumer_->commitSync();
+  if (committed != RdKafka::ERR_NO_ERROR && committed != RdKafka::ERR__NO_OFFSET) {
+    gridloop::log::Warn("kafka final commit failed",
+                        {{"group", options_.group_id}, {"error", RdKafka::err2str(committed)}});
+  }
+  consumer_->close();
+}
+
+int64_t Consumer::lag() const { return lag_; }
+int64_t Consumer::processed() const { return processed_; }
+int64_t Consumer::dead_lettered() const { return dead_lettered_; }
+
+bool Consumer::StopRequested() {
+  absl::MutexLock lock(&signal_mu_);
+  return stop_requested_;
+}
+
+bool Consumer::WaitForStop(absl::Duration d) {
+  absl::MutexLock lock(&signal_mu_);
+  return signal_mu_.AwaitWithTimeout(absl::Condition(&stop_requested_), d);
+}
+
+void Consumer::Run() {
+  RdKafka::ErrorCode last_error = RdKafka::ERR_NO_ERROR;
+  while (!StopRequested()) {
+    std::unique_ptr<RdKafka::Message> message(consumer_->consume(kConsumeMillis));
+    const RdKafka::ErrorCode code = message->err();
+    switch (code) {
+      case RdKafka::ERR_NO_ERROR:
+        HandleRecord(internal::ToRecord(*message));
+        last_error = code;
+        break;
+      case RdKafka::ERR__TIMED_OUT:
+      case RdKafka::ERR__PARTITION_EOF:
+        break;
+      default:
+        // Usually transient (a broker restarting, a topic not created yet); logged once
+        // per change so that a long outage does not flood the log.
+        if (code != last_error) {
+          gridloop::log::Warn("kafka consume error",
+                              {{"group", options_.group_id}, {"error", message->errstr()}});
+          last_error = code;
+        }
+        break;
+    }
+    if (absl::Now() - lag_refreshed_ >= kLagRefreshInterval) RefreshLag();
+  }
+}
+
+absl::Status Consumer::CallHandler(const Record& record) {
+  // No exception may escape into librdkafka's frames or end the consuming thread.
+  try {
+    return handler_(record);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("handler threw: ", e.what()));
+  } catch (...) {
+    return absl::InternalError("handler threw a non-standard exception");
+  }
+}
+
+void Consumer::HandleRecord(const Record& record) {
+  absl::Duration backoff = options_.retry_backoff;
+  absl::Status status;
+  for (int attempt = 1;; ++attempt) {
+    status = CallHandler(record);
+    if (status.ok()) {
+      StoreOffset(record);
+      ++processed_;
+      return;
+    }
+    if (IsPoison(status) || attempt >= options_.max_attempts) break;
+    gridloop::log::Debug("kafka handler failed; retrying",
+                         {{"topic", record.topic},
+                          {"partition", absl::StrCat(record.partition)},
+                          {"offset", absl::StrCat(record.offset)},
+                          {"attempt", absl::StrCat(attempt)},
+                          {"error", status.ToString()}});
+    // Left unstored when stopping: the record is delivered again after a restart.
+    if (WaitForStop(backoff)) return;
+    backoff = NextBackoff(backoff);
+  }
+  if (ParkInDlq(record, status)) {
+    StoreOffset(record);
+    ++dead_lettered_;
+  }
+}
+
+bool Consumer::ParkInDlq(const Record& record, const absl::Status& cause) {
+  gridloop::log::Warn("kafka record dead-lettered", {{"topic", record.topic},
+                                                     {"partition", absl::StrCat(record.partition)},
+                                                     {"offset", absl::StrCat(record.offset)},
+                                                     {"error", cause.ToString()}});
+  absl::Duration backoff = options_.retry_backoff;
+  while (true) {
+    const absl::Status sent = SendToDlq(record, cause);
+    if (sent.ok()) return true;
+    if (absl::IsCancelled(sent)) return false;
+    gridloop::log::Warn("kafka dead-letter produce failed; retrying",
+                        {{"topic", record.topic}, {"error", sent.ToString()}});
+    if (WaitForStop(backoff)) return false;
+    backoff = NextBackoff(backoff);
+  }
+}
+
+absl::Status Consumer::SendToDlq(const Record& record, const absl::Status& cause) {
+  if (dlq_ != nullptr && dlq_->fatal()) dlq_.reset();
+  if (dlq_ == nullptr) {
+    ProducerOptions producer_options;
+    producer_options.brokers = options_.brokers;
+    ASSIGN_OR_RETURN(dlq_, Producer::Create(producer_options));
+  }
+  std::vector<Header> headers = record.headers;
+  headers.push_back({"error", cause.ToString()});
+  headers.push_back({"source.topic", record.topic});
+  headers.push_back({"source.partition", absl::StrCat(record.partition)});
+  headers.push_back({"source.offset", absl::StrCat(record.offset)});
+
+  uint64_t send_id = 0;
+  {
+    absl::MutexLock lock(&signal_mu_);
+    send_id = ++dlq_send_id_;
+    dlq_result_.reset();
+  }
+  // Not ProduceSync(): Stop() must be able to interrupt the wait.
+  RETURN_IF_ERROR(dlq_->Produce(absl::StrCat(record.topic, ".dlq"), record.key, record.value,
+                                std::move(headers), [this, send_id](absl::Status status) {
+                                  absl::MutexLock lock(&signal_mu_);
+                                  if (send_id == dlq_send_id_) dlq_result_ = std::move(status);
+                                }));
+  absl::MutexLock lock(&signal_mu_);
+  auto settled = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(signal_mu_) {
+    return stop_requested_ || dlq_result_.has_value();
+  };
+  signal_mu_.Await(absl::Condition(&settled));
+  if (!dlq_result_.has_value()) return absl::CancelledError("kafka consumer stopping");
+  return *dlq_result_;
+}
+
+void Consumer::StoreOffset(const Record& record) {
+  PartitionList next;
+  // The committed offset names the next record to read.
+  next.items.push_back(
+      RdKafka::TopicPartition::create(record.topic, record.partition, record.offset + 1));
+  const RdKafka::ErrorCode code = consumer_->offsets_store(next.items);
+  if (code != RdKafka::ERR_NO_ERROR) {
+    // ERR__STATE: the partition was revoked meanwhile; its new owner reads the record
+    // again, which the handler's idempotence absorbs.
+    gridloop::log::Debug("kafka offset not stored", {{"topic", record.topic},
+                                                     {"partition", absl::StrCat(record.partition)},
+                                                     {"error", RdKafka::err2str(code)}});
+  }
+}
+
+void Consumer::RefreshLag() {
+  lag_refreshed_ = absl::Now();
+  PartitionList assigned;
+  if (consumer_->assignment(assigned.items) != RdKafka::ERR_NO_ERROR) return;
+  if (consumer_->position(assigned.items) != RdKafka::ERR_NO_ERROR) return;
+  int64_t total = 0;
+  for (const RdKafka::TopicPartition* partition : assigned.items) {
+    int64_t low = RdKafka::Topic::OFFSET_INVALID;
+    int64_t high = RdKafka::Topic::OFFSET_INVALID;
+    // Cached from fetch responses: no broker round trip.
+    if (consumer_->get_watermark_offsets(partition->topic(), partition->partition(), &low, &high) !=
+            RdKafka::ERR_NO_ERROR ||
+        high < 0) {
+      continue;
+    }
+    int64_t position = partition->offset();
+    if (position < 0) position = low >= 0 ? low : high;  // nothing consumed yet
+    total += std::max<int64_t>(0, high - position);
+  }
+  lag_ = total;
+}
+
+}  // namespace gridloop::kafka

@@ -1,0 +1,351 @@
+#include "common/outbox/relay.h"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/kafka/producer.h"
+#include "common/kafka/record.h"
+#include "common/redis/redis_client.h"
+#include "common/testing/kafka_cluster.h"
+#include "common/testing/redis_server.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace gridloop::outbox {
+namespace {
+
+using ::gridloop::testing::MockKafkaCluster;
+using ::gridloop::testing::ReadTopic;
+using ::gridloop::testing::RedisServer;
+using ::testing::Each;
+using ::testing::ElementsAre;
+using ::testing::Field;
+using ::testing::SizeIs;
+
+constexpr absl::Duration kWait = absl::Seconds(8);
+const char kStreamA[] = "t:{a}:outbox";
+const char kStreamB[] = "t:{b}:outbox";
+
+// Calls `step` until it returns true or `timeout` passes; true if it did.
+bool Eventually(const std::function<bool()>& step, absl::Duration timeout = kWait) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (step()) return true;
+    absl::SleepFor(absl::Milliseconds(5));  // pacing only: the condition is what is awaited
+  }
+  return step();
+}
+
+// Values of `records` per key, in the order read (one key lives in one partition).
+std::map<std::string, std::vector<std::string>> ValuesByKey(
+    const std::vector<kafka::Record>& records) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const kafka::Record& r : records) out[r.key].push_back(r.value);
+  return out;
+}
+
+// One redis-server and one Kafka mock cluster for the binary; each case uses its own topic
+// and starts from an empty Redis.
+class RelayTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    absl::StatusOr<std::unique_ptr<RedisServer>> server = RedisServer::Start();
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = server->release();
+    absl::StatusOr<std::unique_ptr<MockKafkaCluster>> cluster = MockKafkaCluster::Start(1);
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = cluster->release();
+  }
+
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+    delete server_;
+    server_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(server_, nullptr);
+    ASSERT_NE(cluster_, nullptr);
+    redis::Options options;
+    options.host = server_->host();
+    options.port = server_->port();
+    absl::StatusOr<std::unique_ptr<redis::Client>> client = redis::Connect(options);
+    ASSERT_TRUE(client.ok()) << client.status();
+    redis_ = *std::move(client);
+    ASSERT_TRUE(redis_->Command({"FLUSHALL"}).ok());
+    topic_ =
+        absl::StrCat("outbox.", ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ASSERT_TRUE(cluster_->CreateTopic(topic_, 3).ok());
+  }
+
+  // A producer factory for `cluster` that reconnects quickly after an outage.
+  static Relay::ProducerFactory Producers(const MockKafkaCluster& cluster,
+                                          absl::Duration delivery_timeout = absl::Seconds(5)) {
+    const std::string brokers = cluster.bootstrap();
+    return [brokers, delivery_timeout]() {
+      kafka::ProducerOptions options;
+      options.brokers = brokers;
+      options.linger = absl::Milliseconds(1);
+      options.delivery_timeout = delivery_timeout;
+      options.extra = {{"reconnect.backoff.ms", "10"}, {"reconnect.backoff.max.ms", "100"}};
+      return kafka::Producer::Create(options);
+    };
+  }
+
+  RelayOptions Options(const std::string& owner) const {
+    RelayOptions options;
+    options.streams = {kStreamA, kStreamB};
+    options.topic = topic_;
+    options.owner = owner;
+    options.idle_poll = absl::Milliseconds(20);
+    options.retry_backoff = absl::Milliseconds(20);
+    return options;
+  }
+
+  std::unique_ptr<Relay> NewRelay(const std::string& owner) {
+    return std::make_unique<Relay>(redis_.get(), Producers(*cluster_), Options(owner));
+  }
+
+  void Append(const std::string& stream, const std::string& key, const std::string& value) {
+    absl::StatusOr<redis::Reply> r =
+        redis_->Command({"XADD", stream, "*", kKeyField, key, kValueField, value});
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_FALSE(r->is_error()) << *r;
+  }
+
+  int64_t Len(const std::string& stream) {
+    absl::StatusOr<redis::Reply> r = redis_->Command({"XLEN", stream});
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->integer : -1;
+  }
+
+  std::string LeaseHolder(const std::string& stream) {
+    absl::StatusOr<redis::Reply> r = redis_->Command({"GET", absl::StrCat(stream, ":lease")});
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() && !r->is_nil() ? r->str : "";
+  }
+
+  std::vector<kafka::Record> Read(size_t count) {
+    return ReadTopic(cluster_->bootstrap(), topic_, count, kWait);
+  }
+
+  static RedisServer* server_;
+  static MockKafkaCluster* cluster_;
+  std::unique_ptr<redis::Client> redis_;
+  std::string topic_;
+};
+
+RedisServer* RelayTest::server_ = nullptr;
+MockKafkaCluster* RelayTest::cluster_ = nullptr;
+
+TEST_F(RelayTest, PublishesEveryStreamKeepingEachKeysOrderAndDeletesWhatWasAcked) {
+  // Interleaved across streams and keys; one key stays in one stream, as an incident does
+  // in its shard.
+  for (int i = 0; i < 10; ++i) {
+    Append(kStreamA, "inc-1", absl::StrCat("inc-1/v", i));
+    Append(kStreamB, "inc-2", absl::StrCat("inc-2/v", i));
+    if (i % 2 == 0) Append(kStreamA, "inc-3", absl::StrCat("inc-3/v", i));
+  }
+  Append(kStreamB, "inc-4", std::string("bytes\0with\xffnul", 14));
+  std::unique_ptr<Relay> relay = NewRelay("relay-1");
+
+  absl::StatusOr<int> n = relay->RunOnce();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 26);
+  EXPECT_EQ(Len(kStreamA), 0);
+  EXPECT_EQ(Len(kStreamB), 0);
+  EXPECT_EQ(relay->published(), 26);
+
+  std::vector<kafka::Record> records = Read(26);
+  ASSERT_THAT(records, SizeIs(26));
+  std::map<std::string, std::vector<std::string>> by_key = ValuesByKey(records);
+  std::vector<std::string> inc1, inc2, inc3;
+  for (int i = 0; i < 10; ++i) {
+    inc1.push_back(absl::StrCat("inc-1/v", i));
+    inc2.push_back(absl::StrCat("inc-2/v", i));
+    if (i % 2 == 0) inc3.push_back(absl::StrCat("inc-3/v", i));
+  }
+  EXPECT_EQ(by_key["inc-1"], inc1);
+  EXPECT_EQ(by_key["inc-2"], inc2);
+  EXPECT_EQ(by_key["inc-3"], inc3);
+  EXPECT_THAT(by_key["inc-4"], ElementsAre(std::string("bytes\0with\xffnul", 14)));
+
+  // Nothing left: the next pass publishes nothing again.
+  n = relay->RunOnce();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 0);
+}
+
+TEST_F(RelayTest, EntryWrittenWhileNoRelayRanIsDeliveredByTheNextRelay) {
+  // The writer committed its change and died before any relay published it.
+  Append(kStreamA, "inc-9", "reported");
+  Append(kStreamB, "inc-8", "assigned");
+
+  std::unique_ptr<Relay> relay = NewRelay("relay-late");
+  relay->Start();
+  EXPECT_TRUE(Eventually([&] { return Len(kStreamA) == 0 && Len(kStreamB) == 0; }));
+  std::vector<kafka::Record> records = Read(2);
+  ASSERT_THAT(records, SizeIs(2));
+  std::map<std::string, std::vector<std::string>> by_key = ValuesByKey(records);
+  EXPECT_THAT(by_key["inc-9"], ElementsAre("reported"));
+  EXPECT_THAT(by_key["inc-8"], ElementsAre("assigned"));
+  relay->Stop();
+}
+
+TEST_F(RelayTest, DeadRelaysLeaseExpiresAndTheStreamIsTakenOver) {
+  // A relay crashed while holding stream A: its lease outlives it for a while.
+  ASSERT_TRUE(
+      redis_->Command({"SET", absl::StrCat(kStreamA, ":lease"), "crashed-relay", "PX", "300"})
+          .ok());
+  Append(kStreamA, "inc-5", "orphan");
+
+  Relay relay(redis_.get(), Producers(*cluster_), Options("relay-next"));
+  absl::StatusOr<int> first = relay.RunOnce();
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, 0);
+  EXPECT_EQ(Len(kStreamA), 1);
+
+  int published = 0;
+  EXPECT_TRUE(Eventually([&] {
+    absl::StatusOr<int> n = relay.RunOnce();
+    if (n.ok()) published += *n;
+    return published == 1;
+  }));
+  EXPECT_EQ(Len(kStreamA), 0);
+  EXPECT_EQ(LeaseHolder(kStreamA), "relay-next");
+  std::vector<kafka::Record> records = Read(1);
+  ASSERT_THAT(records, SizeIs(1));
+  EXPECT_EQ(records[0].key, "inc-5");
+  EXPECT_EQ(records[0].value, "orphan");
+}
+
+TEST_F(RelayTest, BrokerOutageKeepsTheEntryUntilItIsPublished) {
+  // Its own cluster: the outage must not reach the other cases.
+  absl::StatusOr<std::unique_ptr<MockKafkaCluster>> cluster = MockKafkaCluster::Start(1);
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  ASSERT_TRUE((*cluster)->CreateTopic(topic_, 3).ok());
+  Relay relay(redis_.get(), Producers(**cluster, /*delivery_timeout=*/absl::Seconds(1)),
+              Options("relay-outage"));
+
+  // Connected and with a producer id before the outage (the first connection to a fresh
+  // cluster may take longer than the short delivery timeout: the entry then waits).
+  Append(kStreamA, "inc-1", "before");
+  ASSERT_TRUE(Eventually([&] {
+    absl::StatusOr<int> sent = relay.RunOnce();
+    return sent.ok() && *sent == 1;
+  }));
+  ASSERT_EQ(Len(kStreamA), 0);
+
+  ASSERT_TRUE((*cluster)->SetAllBrokersDown().ok());
+  Append(kStreamA, "inc-1", "during");
+  absl::StatusOr<int> n = relay.RunOnce();
+  EXPECT_TRUE(!n.ok() || *n == 0) << (n.ok() ? absl::StrCat(*n) : n.status().ToString());
+  if (!n.ok()) {
+    EXPECT_EQ(n.status().code(), absl::StatusCode::kUnavailable) << n.status();
+  }
+  EXPECT_EQ(Len(kStreamA), 1);
+  EXPECT_EQ(relay.published(), 1);
+
+  ASSERT_TRUE((*cluster)->SetAllBrokersUp().ok());
+  int published = 0;
+  EXPECT_TRUE(Eventually([&] {
+    absl::StatusOr<int> again = relay.RunOnce();
+    if (again.ok()) published += *again;
+    return published >= 1;
+  }));
+  EXPECT_EQ(published, 1);
+  EXPECT_EQ(Len(kStreamA), 0);
+
+  // At least once: the record that timed out may have been re-sent, never lost or
+  // overtaken.
+  std::vector<kafka::Record> records = ReadTopic((*cluster)->bootstrap(), topic_, 2, kWait);
+  ASSERT_GE(records.size(), 2u);
+  std::map<std::string, std::vector<std::string>> by_key = ValuesByKey(records);
+  ASSERT_FALSE(by_key["inc-1"].empty());
+  EXPECT_EQ(by_key["inc-1"].front(), "before");
+  EXPECT_EQ(by_key["inc-1"].back(), "during");
+  relay.Stop();
+}
+
+TEST_F(RelayTest, OnlyTheLeaseHolderPublishesUntilItStops) {
+  std::unique_ptr<Relay> first = NewRelay("relay-a");
+  std::unique_ptr<Relay> second = NewRelay("relay-b");
+
+  Append(kStreamA, "inc-1", "one");
+  Append(kStreamB, "inc-2", "one");
+  absl::StatusOr<int> n = first->RunOnce();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 2);
+  EXPECT_EQ(LeaseHolder(kStreamA), "relay-a");
+  EXPECT_EQ(LeaseHolder(kStreamB), "relay-a");
+
+  Append(kStreamA, "inc-1", "two");
+  Append(kStreamB, "inc-2", "two");
+  n = second->RunOnce();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 0);
+  EXPECT_EQ(Len(kStreamA), 1);
+  EXPECT_EQ(Len(kStreamB), 1);
+  EXPECT_EQ(LeaseHolder(kStreamA), "relay-a");
+
+  // A clean stop hands the streams over without waiting for the leases to expire.
+  first->Stop();
+  EXPECT_EQ(LeaseHolder(kStreamA), "");
+  EXPECT_EQ(LeaseHolder(kStreamB), "");
+  int published = 0;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        absl::StatusOr<int> again = second->RunOnce();
+        if (again.ok()) published += *again;
+        return published == 2;
+      },
+      absl::Seconds(5)));
+  EXPECT_EQ(Len(kStreamA), 0);
+  EXPECT_EQ(Len(kStreamB), 0);
+  EXPECT_EQ(LeaseHolder(kStreamA), "relay-b");
+  EXPECT_EQ(LeaseHolder(kStreamB), "relay-b");
+
+  std::map<std::string, std::vector<std::string>> by_key = ValuesByKey(Read(4));
+  EXPECT_THAT(by_key["inc-1"], ElementsAre("one", "two"));
+  EXPECT_THAT(by_key["inc-2"], ElementsAre("one", "two"));
+}
+
+TEST_F(RelayTest, NotifyWakesTheRunningRelay) {
+  RelayOptions options = Options("relay-loop");
+  // Far beyond the test's deadline: only Notify() can make the entries go out in time.
+  options.idle_poll = absl::Minutes(5);
+  Relay relay(redis_.get(), Producers(*cluster_), options);
+  relay.Start();
+  // The first pass runs at once; it has taken the leases when they show up.
+  ASSERT_TRUE(Eventually([&] {
+    return LeaseHolder(kStreamA) == "relay-loop" && LeaseHolder(kStreamB) == "relay-loop";
+  }));
+
+  for (int i = 0; i < 5; ++i) Append(kStreamA, "inc-7", absl::StrCat("v", i));
+  Append(kStreamB, "inc-6", "v0");
+  relay.Notify();
+
+  std::vector<kafka::Record> records = Read(6);
+  ASSERT_THAT(records, SizeIs(6));
+  std::map<std::string, std::vector<std::string>> by_key = ValuesByKey(records);
+  EXPECT_THAT(by_key["inc-7"], ElementsAre("v0", "v1", "v2", "v3", "v4"));
+  EXPECT_THAT(by_key["inc-6"], ElementsAre("v0"));
+  EXPECT_TRUE(Eventually([&] { return Len(kStreamA) == 0 && Len(kStreamB) == 0; }));
+  EXPECT_THAT(records, Each(Field(&kafka::Record::topic, topic_)));
+
+  relay.Stop();
+  EXPECT_EQ(LeaseHolder(kStreamA), "");
+  EXPECT_EQ(LeaseHolder(kStreamB), "");
+}
+
+}  // namespace
+}  // namespace gridloop::outbox

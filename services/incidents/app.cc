@@ -1,0 +1,137 @@
+#include "services/incidents/app.h"
+
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/log/log.h"
+#include "common/status/status_macros.h"
+
+namespace gridloop::incidents {
+
+absl::StatusOr<AppConfig> AppConfig::FromSettings(const config::Settings& s) {
+  AppConfig c;
+  c.listen = s.Get("listen", c.listen);
+  c.metrics_listen = s.Get("metrics_listen", c.metrics_listen);
+  c.redis = s.Get("redis", c.redis);
+  c.kafka_brokers = s.Get("kafka_brokers", c.kafka_brokers);
+  c.topic = s.Get("incident_topic", c.topic);
+  c.categories_file = s.Get("categories_file", "");
+  ASSIGN_OR_RETURN(int64_t pool, s.GetInt("redis_pool", c.redis_pool));
+  ASSIGN_OR_RETURN(int64_t workers, s.GetInt("workers", c.workers));
+  ASSIGN_OR_RETURN(int64_t queue, s.GetInt("max_queue", c.max_queue));
+  ASSIGN_OR_RETURN(c.kafka_linger, s.GetDuration("kafka_linger", c.kafka_linger));
+  ASSIGN_OR_RETURN(c.delivery_timeout, s.GetDuration("delivery_timeout", c.delivery_timeout));
+  ASSIGN_OR_RETURN(c.sla_interval, s.GetDuration("sla_interval", c.sla_interval));
+  ASSIGN_OR_RETURN(c.drain_timeout, s.GetDuration("drain_timeout", c.drain_timeout));
+  if (pool < 1 || pool > 1024) return absl::InvalidArgumentError("GRIDLOOP_REDIS_POOL: 1..1024");
+  if (workers < 1 || workers > 1024) return absl::InvalidArgumentError("GRIDLOOP_WORKERS: 1..1024");
+  if (queue < 1) return absl::InvalidArgumentError("GRIDLOOP_MAX_QUEUE: at least 1");
+  if (c.sla_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("GRIDLOOP_SLA_INTERVAL: must be positive");
+  }
+  if (c.kafka_brokers.empty()) return absl::InvalidArgumentError("GRIDLOOP_KAFKA_BROKERS: required");
+  RETURN_IF_ERROR(config::ParseHostPort(c.listen, "GRIDLOOP_LISTEN").status());
+  RETURN_IF_ERROR(config::ParseHostPort(c.redis, "GRIDLOOP_REDIS").status());
+  if (!c.metrics_listen.empty()) {
+    RETURN_IF_ERROR(config::ParseHostPort(c.metrics_listen, "GRIDLOOP_METRICS_LISTEN").status());
+  }
+  c.redis_pool = static_cast<int>(pool);
+  c.workers = static_cast<int>(workers);
+  c.max_queue = static_cast<int>(queue);
+  return c;
+}
+
+absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const Clock* clock) {
+  std::unique_ptr<App> app(new App());
+  if (!config.categories_file.empty()) {
+    std::ifstream in(config.categories_file);
+    if (!in) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("GRIDLOOP_CATEGORIES_FILE: cannot read ", config.categories_file));
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    ASSIGN_OR_RETURN(app->taxonomy_, Taxonomy::FromCsv(text.str()));
+  }
+
+  ASSIGN_OR_RETURN(config::HostPort redis_addr, config::ParseHostPort(config.redis, "GRIDLOOP_REDIS"));
+  redis::Options ropts;
+  ropts.host = redis_addr.host;
+  ropts.port = redis_addr.port;
+  ropts.pool_size = config.redis_pool;
+  ASSIGN_OR_RETURN(app->redis_, redis::Connect(ropts));
+
+  if (config.relay) {
+    outbox::RelayOptions relay_opts;
+    relay_opts.streams = RedisIncidentStore::OutboxStreams();
+    relay_opts.topic = config.topic;
+    kafka::ProducerOptions popts;
+    popts.brokers = config.kafka_brokers;
+    popts.linger = config.kafka_linger;
+    popts.delivery_timeout = config.delivery_timeout;
+    app->relay_ = std::make_unique<outbox::Relay>(
+        app->redis_.get(), [popts] { return kafka::Producer::Create(popts); }, relay_opts);
+  }
+  outbox::Relay* relay = app->relay_.get();
+  app->store_ = std::make_unique<RedisIncidentStore>(
+      app->redis_.get(), relay == nullptr ? std::function<void()>() : [relay] { relay->Notify(); });
+  app->incidents_ = std::make_unique<Incidents>(app->store_.get(), &app->taxonomy_, clock);
+  app->executor_ = std::make_unique<server::Executor>(config.workers, config.max_queue);
+  app->grpc_ = std::make_unique<IncidentGrpc>(app->incidents_.get(), app->executor_.get());
+  app->metrics_ = std::make_unique<server::Metrics>();
+
+  Incidents* incidents = app->incidents_.get();
+  server::Metrics* metrics = app->metrics_.get();
+  app->sla_timer_ = std::make_unique<server::Periodic>(config.sla_interval, [incidents, relay,
+                                                                             metrics] {
+    absl::StatusOr<int> fired = incidents->FireDueDeadlines(500);
+    if (!fired.ok()) {
+      log::Warn("sla timer: pass failed", {{"error", fired.status().ToString()}});
+    } else if (*fired > 0) {
+      log::Info("sla timer: deadlines missed", {{"overdue_events", absl::StrCat(*fired)}});
+    }
+    if (relay != nullptr) metrics->outbox_lag().Set(static_cast<double>(relay->lag()));
+  });
+
+  server::ServerOptions sopts;
+  sopts.service_name = "incidents";
+  sopts.health_services = {"gridloop.v1.IncidentService"};
+  sopts.listen = config.listen;
+  sopts.metrics_listen = config.metrics_listen;
+  sopts.drain_timeout = config.drain_timeout;
+  ASSIGN_OR_RETURN(app->server_,
+                   server::Server::Start(sopts, {app->grpc_.get()}, app->metrics_.get()));
+
+  // Shutdown order: the server has drained in-flight calls; finish queued work, stop
+  // firing deadlines, then publish what is left and flush the producer.
+  App* raw = app.get();
+  app->server_->OnShutdown([raw] { raw->executor_->Shutdown(); });
+  app->server_->OnShutdown([raw] { raw->sla_timer_->Stop(); });
+  app->server_->OnShutdown([raw] {
+    if (raw->relay_ != nullptr) {
+      (void)raw->relay_->RunOnce();
+      raw->relay_->Stop();
+    }
+  });
+  if (relay != nullptr) relay->Start();
+  app->sla_timer_->Start();
+  log::Info("incidents serving", {{"port", absl::StrCat(app->server_->port())},
+                                  {"redis", config.redis},
+                                  {"kafka", config.kafka_brokers},
+                                  {"topic", config.topic}});
+  return app;
+}
+
+App::~App() {
+  if (server_ != nullptr) {
+    server_->Shutdown();
+    server_.reset();  // runs the shutdown sequence if Wait() did not
+  }
+  if (sla_timer_ != nullptr) sla_timer_->Stop();
+  if (relay_ != nullptr) relay_->Stop();
+  if (executor_ != nullptr) executor_->Shutdown();
+}
+
+}  // namespace gridloop::incidents

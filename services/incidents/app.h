@@ -1,0 +1,83 @@
+#ifndef GRIDLOOP_SERVICES_INCIDENTS_APP_H_
+#define GRIDLOOP_SERVICES_INCIDENTS_APP_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/clock/clock.h"
+#include "common/config/config.h"
+#include "common/outbox/relay.h"
+#include "common/redis/redis_client.h"
+#include "common/server/executor.h"
+#include "common/server/metrics.h"
+#include "common/server/periodic.h"
+#include "common/server/server.h"
+#include "services/incidents/categories.h"
+#include "services/incidents/incidents.h"
+#include "services/incidents/incidents_grpc.h"
+#include "services/incidents/redis_incident_store.h"
+
+namespace gridloop::incidents {
+
+inline constexpr char kIncidentEventsTopic[] = "gridloop.incident.events.v1";
+
+// Everything the incidents process is configured with. FromSettings documents the names.
+struct AppConfig {
+  std::string listen = "0.0.0.0:50051";
+  std::string metrics_listen;  // empty = no metrics endpoint
+  std::string redis = "127.0.0.1:6379";
+  int redis_pool = 32;
+  std::string kafka_brokers = "127.0.0.1:9092";
+  std::string topic = kIncidentEventsTopic;
+  absl::Duration kafka_linger = absl::Milliseconds(5);
+  absl::Duration delivery_timeout = absl::Seconds(30);
+  std::string categories_file;  // empty = the built-in taxonomy
+  int workers = 32;             // executor threads: each blocks on one Redis call at a time
+  int max_queue = 10000;        // beyond this, RESOURCE_EXHAUSTED
+  absl::Duration sla_interval = absl::Seconds(1);
+  absl::Duration drain_timeout = absl::Seconds(20);
+  bool relay = true;            // publish the outbox (off only in tests of the outbox itself)
+
+  // From flags / GRIDLOOP_* variables: listen, metrics_listen, redis, redis_pool,
+  // kafka_brokers, incident_topic, kafka_linger, delivery_timeout, categories_file,
+  // workers, max_queue, sla_interval, drain_timeout. InvalidArgument names a bad one.
+  static absl::StatusOr<AppConfig> FromSettings(const config::Settings& settings);
+};
+
+// The incidents process, composed: Redis pool -> store -> domain -> gRPC service on the
+// server bootstrap, plus the outbox relay and the SLA timer. Used by main() and by
+// in-process integration tests.
+class App {
+ public:
+  // `clock` must outlive the app. Fails fast on bad configuration.
+  static absl::StatusOr<std::unique_ptr<App>> Start(const AppConfig& config, const Clock* clock);
+  ~App();
+
+  int port() const { return server_->port(); }
+  // Blocks until SIGTERM/SIGINT or Shutdown(), then drains and stops everything.
+  void Wait() { server_->Wait(); }
+  void Shutdown() { server_->Shutdown(); }
+
+  Incidents& incidents() { return *incidents_; }
+  outbox::Relay* relay() { return relay_.get(); }
+
+ private:
+  App() = default;
+
+  std::unique_ptr<redis::Client> redis_;
+  Taxonomy taxonomy_ = Taxonomy::Default();
+  std::unique_ptr<outbox::Relay> relay_;
+  std::unique_ptr<RedisIncidentStore> store_;
+  std::unique_ptr<Incidents> incidents_;
+  std::unique_ptr<server::Executor> executor_;
+  std::unique_ptr<IncidentGrpc> grpc_;
+  std::unique_ptr<server::Metrics> metrics_;
+  std::unique_ptr<server::Periodic> sla_timer_;
+  std::unique_ptr<server::Server> server_;
+};
+
+}  // namespace gridloop::incidents
+
+#endif  // GRIDLOOP_SERVICES_INCIDENTS_APP_H_

@@ -1,0 +1,93 @@
+#ifndef GRIDLOOP_SERVICES_INCIDENTS_INCIDENTS_H_
+#define GRIDLOOP_SERVICES_INCIDENTS_INCIDENTS_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/clock/clock.h"
+#include "common/identity/identity.h"
+#include "google/protobuf/message.h"
+#include "gridloop/v1/incidents.pb.h"
+#include "services/incidents/categories.h"
+#include "services/incidents/incident_store.h"
+#include "services/incidents/state_machine.h"
+
+namespace gridloop::incidents {
+
+// How long a request_id is remembered: at least a day, so a client retrying after an
+// outage gets the first result rather than a second incident.
+inline constexpr absl::Duration kRequestRetention = absl::Hours(48);
+
+// The incidents domain: validation, who may do what, the lifecycle, SLA deadlines and
+// idempotency. Talks only to its store port and a clock. Thread-safe; blocking (call it
+// from an executor, not from a gRPC callback thread).
+class Incidents {
+ public:
+  // `store`, `taxonomy` and `clock` must outlive this object.
+  Incidents(IncidentStore* store, const Taxonomy* taxonomy, const Clock* clock);
+
+  // Registers a new incident (status reported, version 1) with its SLA deadlines.
+  // InvalidArgument naming the field for bad input; a repeated request_id returns the
+  // first result and writes nothing.
+  absl::StatusOr<v1::Incident> Report(const v1::ReportIncidentRequest& req, const Caller& caller);
+
+  // The incident with its full history. NotFound when unknown (or malformed id).
+  absl::StatusOr<v1::Incident> Get(absl::string_view id, const Caller& caller);
+
+  absl::StatusOr<v1::ListIncidentsResponse> List(const v1::ListIncidentsRequest& req,
+                                                 const Caller& caller);
+
+  // The lifecycle commands. Each returns the incident after the change (without history);
+  // FailedPrecondition naming the current status for an illegal transition, Aborted for a
+  // stale expected_version, PermissionDenied/Unauthenticated when the caller may not.
+  absl::StatusOr<v1::Incident> Assign(const v1::AssignIncidentRequest& req, const Caller& caller);
+  absl::StatusOr<v1::Incident> Accept(const v1::AcceptAssignmentRequest& req,
+                                      const Caller& caller);
+  absl::StatusOr<v1::Incident> Resolve(const v1::ResolveIncidentRequest& req,
+                                       const Caller& caller);
+  absl::StatusOr<v1::Incident> SubmitFeedback(const v1::SubmitFeedbackRequest& req,
+                                              const Caller& caller);
+  absl::StatusOr<v1::Incident> Escalate(const v1::EscalateIncidentRequest& req,
+                                        const Caller& caller);
+  absl::StatusOr<v1::Incident> Cancel(const v1::CancelIncidentRequest& req, const Caller& caller);
+
+  v1::ListCategoriesResponse ListCategories() const;
+
+  // Marks every watched deadline that is due and still missed as overdue (one OVERDUE
+  // event each) and stops watching the ones that were met. Safe with several replicas:
+  // the store lets exactly one of them fire a deadline. Returns the number of events.
+  absl::StatusOr<int> FireDueDeadlines(int limit);
+
+ private:
+  using MakeChange = std::function<absl::StatusOr<Change>(const v1::Incident&)>;
+
+  // The shared path of every lifecycle command: idempotency, optimistic concurrency
+  // (retrying internally when the caller gave no expected_version), the state machine,
+  // and one atomic write with the event.
+  absl::StatusOr<v1::Incident> Mutate(absl::string_view method, const google::protobuf::Message& req,
+                                      absl::string_view request_id,
+                                      absl::string_view incident_id, int64_t expected_version,
+                                      const Caller& caller, const MakeChange& make_change);
+
+  // What `caller` may see of `incident` (the reporter's phone is masked for non-staff).
+  static v1::Incident ForCaller(v1::Incident incident, const Caller& caller);
+
+  IncidentStore* const store_;
+  const Taxonomy* const taxonomy_;
+  const Clock* const clock_;
+};
+
+// The event for a change that produced `after` (which may carry history; it is dropped).
+v1::IncidentEvent MakeEvent(const v1::Incident& after, v1::IncidentEventType type, absl::Time at,
+                            absl::string_view actor_id, absl::string_view actor_role,
+                            absl::string_view detail);
+
+// Staff act on incidents; residents and volunteers act only on their own.
+bool IsStaff(const Caller& caller);
+
+}  // namespace gridloop::incidents
+
+#endif  // GRIDLOOP_SERVICES_INCIDENTS_INCIDENTS_H_

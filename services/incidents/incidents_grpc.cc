@@ -1,0 +1,138 @@
+#include "services/incidents/incidents_grpc.h"
+
+#include <chrono>
+#include <utility>
+
+#include "common/identity/identity.h"
+#include "common/status/grpc_status.h"
+
+namespace gridloop::incidents {
+
+IncidentGrpc::IncidentGrpc(Incidents* incidents, server::Executor* executor)
+    : incidents_(incidents), executor_(executor) {}
+
+template <typename Work>
+grpc::ServerUnaryReactor* IncidentGrpc::Run(grpc::CallbackServerContext* ctx, Work work) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  Caller caller = CallerOf(*ctx);
+  const bool posted =
+      executor_->Post([ctx, reactor, caller = std::move(caller), work = std::move(work)]() mutable {
+        if (ctx->IsCancelled()) {
+          reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled"));
+          return;
+        }
+        if (ctx->deadline() < std::chrono::system_clock::now()) {
+          reactor->Finish(
+              grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed while queued"));
+          return;
+        }
+        reactor->Finish(ToGrpcStatus(work(caller)));
+      });
+  if (!posted) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 "incidents service is at capacity; retry with backoff"));
+  }
+  return reactor;
+}
+
+namespace {
+
+// Finishes a command returning the incident into an IncidentResponse.
+template <typename Result>
+absl::Status Into(Result result, v1::IncidentResponse* resp) {
+  if (!result.ok()) return result.status();
+  *resp->mutable_incident() = std::move(*result);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* IncidentGrpc::ReportIncident(grpc::CallbackServerContext* ctx,
+                                                       const v1::ReportIncidentRequest* req,
+                                                       v1::IncidentResponse* resp) {
+  return Run(ctx, [this, req, resp](const Caller& c) {
+    return Into(incidents_->Report(*req, c), resp);
+  });
+}
+
+grpc::ServerUnaryReactor* IncidentGrpc::GetIncident(grpc::CallbackServerContext* ctx,
+                                                    const v1::GetIncidentRequest* req,
+                                                    v1::Incident* resp) {
+  return Run(ctx, [this, req, resp](const Caller& c) -> absl::Status {
+    absl::StatusOr<v1::Incident> inc = incidents_->Get(req->id(), c);
+    if (!inc.ok()) return inc.status();
+    *resp = std::move(*inc);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* IncidentGrpc::ListIncidents(grpc::CallbackServerContext* ctx,
+                                                      const v1::ListIncidentsRequest* req,
+                                                      v1::ListIncidentsResponse* resp) {
+  return Run(ctx, [this, req, resp](const Caller& c) -> absl::Status {
+    absl::StatusOr<v1::ListIncidentsResponse> page = incidents_->List(*req, c);
+    if (!page.ok()) return page.status();
+    *resp = std::move(*page);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* IncidentGrpc::AssignIncident(grpc::CallbackServerContext* ctx,
+                                                       const v1::AssignIncidentRequest* req,
+                                                       v1::IncidentResponse* resp) {
+  return Run(ctx, [this, req, resp](const Caller& c) {
+    return Into(incidents_->Assign(*req, c), resp);
+  });
+}
+
+grpc::ServerUnaryReactor* IncidentGrpc::AcceptAssignment(grpc::CallbackServerContext* ctx,
+                                                         const v1::AcceptAssignmentRequest* req,
+                                                         v1::IncidentResponse* resp) {
+  return Run(ctx, [this, req, resp](const Caller& c) {
+    return Into(incidents_->Accept(*req, c), resp);
+  });
+}
+
+grpc::ServerUnaryReactor* IncidentGrpc::ResolveIncident(grpc::CallbackServerContext* ctx,
+                                                        const v1::ResolveIncidentRequest* req,
+                                                        v1::IncidentResponse* resp) {
+  return Run(ctx, [this, req, resp](const Caller& c) {
+    return Into(incidents_->Resolve(*req, c), resp);
+  });
+}
+
+grpc::ServerUnaryReactor* IncidentGrpc::SubmitFeedback(grpc::CallbackServerContext* ctx,
+                                                       const v1::SubmitFeedbackRequest* req,
+                                                       v1::IncidentResponse* resp) {
+  return Run(ctx, [this, req, resp](const Caller& c) {
+    return Into(incidents_->SubmitFeedback(*req, c), resp);
+  });
+}
+
+grpc::ServerUnaryReactor* IncidentGrpc::EscalateIncident(grpc::CallbackServerContext* ctx,
+                                                         const v1::EscalateIncidentRequest* req,
+                                                         v1::IncidentResponse* resp) {
+  return Run(ctx, [this, req, resp](const Caller& c) {
+    return Into(incidents_->Escalate(*req, c), resp);
+  });
+}
+
+grpc::ServerUnaryReactor* IncidentGrpc::CancelIncident(grpc::CallbackServerContext* ctx,
+                                                       const v1::CancelIncidentRequest* req,
+                                                       v1::IncidentResponse* resp) {
+  return Run(ctx, [this, req, resp](const Caller& c) {
+    return Into(incidents_->Cancel(*req, c), resp);
+  });
+}
+
+grpc::ServerUnaryReactor* IncidentGrpc::ListCategories(grpc::CallbackServerContext* ctx,
+                                                       const v1::ListCategoriesRequest*,
+                                                       v1::ListCategoriesResponse* resp) {
+  // Pure memory: answered on the callback thread.
+  *resp = incidents_->ListCategories();
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace gridloop::incidents

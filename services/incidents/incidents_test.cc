@@ -1,0 +1,278 @@
+#include "services/incidents/incidents.h"
+
+#include <set>
+#include <string>
+
+#include "common/clock/proto_time.h"
+#include "gtest/gtest.h"
+#include "services/incidents/memory_incident_store.h"
+
+namespace gridloop::incidents {
+namespace {
+
+Caller Resident(const std::string& id) { return Caller{id, Role::kResident, ""}; }
+Caller Worker(const std::string& id) { return Caller{id, Role::kGridWorker, "330106"}; }
+Caller Dispatcher() { return Caller{"dispatch", Role::kSystem, ""}; }
+
+class IncidentsTest : public ::testing::Test {
+ protected:
+  IncidentsTest() : taxonomy_(Taxonomy::Default()), incidents_(&store_, &taxonomy_, &clock_) {}
+
+  v1::ReportIncidentRequest Report(const std::string& request_id,
+                                   const std::string& category = "roof_leak") {
+    v1::ReportIncidentRequest r;
+    r.set_request_id(request_id);
+    r.set_category(category);
+    r.set_title("楼顶漏水");
+    r.set_channel(v1::CHANNEL_APP);
+    r.set_region_code("330106.001.g07");
+    r.mutable_reporter()->set_resident_id("r-42");
+    return r;
+  }
+
+  v1::Incident MustReport(const std::string& request_id) {
+    auto inc = incidents_.Report(Report(request_id), Resident("r-42"));
+    EXPECT_TRUE(inc.ok()) << inc.status();
+    return *inc;
+  }
+
+  v1::Incident MustAssign(const v1::Incident& inc, const std::string& worker) {
+    v1::AssignIncidentRequest a;
+    a.set_request_id("assign-" + inc.id() + "-" + worker);
+    a.set_incident_id(inc.id());
+    a.mutable_assignee()->set_kind(v1::ASSIGNEE_KIND_GRID_WORKER);
+    a.mutable_assignee()->set_id(worker);
+    auto out = incidents_.Assign(a, Dispatcher());
+    EXPECT_TRUE(out.ok()) << out.status();
+    return *out;
+  }
+
+  v1::Incident MustAccept(const v1::Incident& inc, const std::string& worker) {
+    v1::AcceptAssignmentRequest a;
+    a.set_request_id("accept-" + inc.id());
+    a.set_incident_id(inc.id());
+    a.set_assignee_id(worker);
+    auto out = incidents_.Accept(a, Worker(worker));
+    EXPECT_TRUE(out.ok()) << out.status();
+    return *out;
+  }
+
+  v1::Incident MustResolve(const v1::Incident& inc, const std::string& worker) {
+    v1::ResolveIncidentRequest r;
+    r.set_request_id("resolve-" + inc.id() + std::to_string(inc.version()));
+    r.set_incident_id(inc.id());
+    r.set_resolution("修好了");
+    auto out = incidents_.Resolve(r, Worker(worker));
+    EXPECT_TRUE(out.ok()) << out.status();
+    return *out;
+  }
+
+  absl::StatusOr<v1::Incident> Feedback(const v1::Incident& inc, v1::Satisfaction s,
+                                        const Caller& caller) {
+    v1::SubmitFeedbackRequest f;
+    f.set_request_id("fb-" + inc.id() + std::to_string(inc.version()));
+    f.set_incident_id(inc.id());
+    f.set_satisfaction(s);
+    return incidents_.SubmitFeedback(f, caller);
+  }
+
+  FakeClock clock_;
+  MemoryIncidentStore store_;
+  Taxonomy taxonomy_;
+  Incidents incidents_;
+};
+
+TEST_F(IncidentsTest, ReportRegistersVersionOneWithDeadlinesAndOneEvent) {
+  v1::Incident inc = MustReport("r1");
+  EXPECT_EQ(inc.status(), v1::INCIDENT_STATUS_REPORTED);
+  EXPECT_EQ(inc.version(), 1);
+  EXPECT_EQ(inc.urgency(), v1::URGENCY_HIGH);  // roof_leak's default
+  EXPECT_EQ(FromTimestamp(inc.respond_by()), clock_.Now() + absl::Hours(2));
+  EXPECT_EQ(FromTimestamp(inc.resolve_by()), clock_.Now() + absl::Hours(48));
+  auto events = store_.events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type(), v1::INCIDENT_EVENT_TYPE_REPORTED);
+  EXPECT_EQ(events[0].version(), 1);
+  EXPECT_EQ(events[0].incident_id(), inc.id());
+  EXPECT_EQ(events[0].event_id(), inc.id() + ".1");
+  EXPECT_EQ(store_.watched_deadlines(), 2u);
+}
+
+TEST_F(IncidentsTest, RepeatedRequestIdReturnsTheFirstResultWithoutASecondEvent) {
+  v1::Incident first = MustReport("same");
+  clock_.Advance(absl::Minutes(5));
+  auto again = incidents_.Report(Report("same"), Resident("r-42"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->id(), first.id());
+  EXPECT_EQ(store_.events().size(), 1u);
+
+  auto changed = Report("same");
+  changed.set_title("另一件事");
+  EXPECT_EQ(incidents_.Report(changed, Resident("r-42")).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(IncidentsTest, TheWholeLoopClosesWithGapFreeVersions) {
+  v1::Incident inc = MustReport("loop");
+  inc = MustAssign(inc, "w1");
+  EXPECT_EQ(inc.status(), v1::INCIDENT_STATUS_ASSIGNED);
+  inc = MustAccept(inc, "w1");
+  EXPECT_EQ(inc.status(), v1::INCIDENT_STATUS_IN_PROGRESS);
+  inc = MustResolve(inc, "w1");
+  EXPECT_EQ(inc.status(), v1::INCIDENT_STATUS_RESOLVED);
+  auto closed = Feedback(inc, v1::SATISFACTION_SATISFIED, Resident("r-42"));
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  EXPECT_EQ(closed->status(), v1::INCIDENT_STATUS_CLOSED);
+
+  auto events = store_.events();
+  ASSERT_EQ(events.size(), 5u);
+  for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].version(), int64_t(i + 1));
+  EXPECT_EQ(events.back().type(), v1::INCIDENT_EVENT_TYPE_CLOSED);
+
+  auto full = incidents_.Get(inc.id(), Resident("r-42"));
+  ASSERT_TRUE(full.ok());
+  EXPECT_EQ(full->history_size(), 5);
+  EXPECT_EQ(full->history(4).to_status(), v1::INCIDENT_STATUS_CLOSED);
+
+  // A closed incident accepts nothing.
+  v1::EscalateIncidentRequest e;
+  e.set_request_id("esc-after-close");
+  e.set_incident_id(inc.id());
+  e.set_reason("再看看");
+  auto refused = incidents_.Escalate(e, Dispatcher());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("closed"), std::string::npos);
+}
+
+TEST_F(IncidentsTest, DissatisfiedFeedbackReopensForAnotherRound) {
+  v1::Incident inc = MustResolve(MustAccept(MustAssign(MustReport("again"), "w1"), "w1"), "w1");
+  auto reopened = Feedback(inc, v1::SATISFACTION_DISSATISFIED, Resident("r-42"));
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ(reopened->status(), v1::INCIDENT_STATUS_REOPENED);
+  EXPECT_EQ(reopened->reopen_count(), 1);
+  v1::Incident again = MustAssign(*reopened, "w2");
+  EXPECT_EQ(again.status(), v1::INCIDENT_STATUS_ASSIGNED);
+  EXPECT_EQ(again.version(), 6);
+}
+
+TEST_F(IncidentsTest, StaleExpectedVersionIsAborted) {
+  v1::Incident inc = MustReport("stale");
+  MustAssign(inc, "w1");
+  v1::AssignIncidentRequest a;
+  a.set_request_id("stale-assign");
+  a.set_incident_id(inc.id());
+  a.mutable_assignee()->set_kind(v1::ASSIGNEE_KIND_GRID_WORKER);
+  a.mutable_assignee()->set_id("w2");
+  a.set_expected_version(1);
+  EXPECT_EQ(incidents_.Assign(a, Dispatcher()).status().code(), absl::StatusCode::kAborted);
+  a.set_request_id("fresh-assign");
+  a.set_expected_version(2);
+  EXPECT_TRUE(incidents_.Assign(a, Dispatcher()).ok());
+}
+
+TEST_F(IncidentsTest, CallersMayOnlyDoWhatTheirRoleAllows) {
+  v1::Incident inc = MustReport("perm");
+  v1::AssignIncidentRequest a;
+  a.set_request_id("perm-assign");
+  a.set_incident_id(inc.id());
+  a.mutable_assignee()->set_kind(v1::ASSIGNEE_KIND_GRID_WORKER);
+  a.mutable_assignee()->set_id("w1");
+  EXPECT_EQ(incidents_.Assign(a, Caller{}).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(incidents_.Assign(a, Resident("r-42")).status().code(),
+            absl::StatusCode::kPermissionDenied);
+
+  v1::CancelIncidentRequest c;
+  c.set_request_id("perm-cancel");
+  c.set_incident_id(inc.id());
+  c.set_reason("不需要了");
+  EXPECT_EQ(incidents_.Cancel(c, Resident("someone-else")).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  auto cancelled = incidents_.Cancel(c, Resident("r-42"));
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status();
+  EXPECT_EQ(cancelled->status(), v1::INCIDENT_STATUS_CANCELLED);
+}
+
+TEST_F(IncidentsTest, UnknownOrMalformedIdsAreNotFound) {
+  EXPECT_EQ(incidents_.Get("nope", Caller{}).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(incidents_.Get("261127-0fabcdefghjkmn", Caller{}).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(incidents_.Get("", Caller{}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(IncidentsTest, ReporterPhoneIsMaskedForOthers) {
+  auto r = Report("phone");
+  r.mutable_reporter()->clear_resident_id();
+  r.mutable_reporter()->set_name("李先生");
+  r.mutable_reporter()->set_phone("13800138000");
+  auto inc = incidents_.Report(r, Caller{});
+  ASSERT_TRUE(inc.ok()) << inc.status();
+  EXPECT_EQ(inc->reporter().phone(), "138****8000");
+  EXPECT_EQ(incidents_.Get(inc->id(), Worker("w1"))->reporter().phone(), "13800138000");
+  EXPECT_EQ(store_.events().back().incident().reporter().phone(), "138****8000");
+}
+
+TEST_F(IncidentsTest, MissedDeadlinesFireOnceAndMetOnesAreDropped) {
+  v1::Incident slow = MustReport("slow");
+  v1::Incident quick = MustAccept(MustAssign(MustReport("quick"), "w1"), "w1");
+  EXPECT_EQ(*incidents_.FireDueDeadlines(100), 0);  // nothing due yet
+
+  clock_.Advance(absl::Hours(2));  // respond_by of both
+  EXPECT_EQ(*incidents_.FireDueDeadlines(100), 1);  // only `slow` missed it
+  auto after = incidents_.Get(slow.id(), Dispatcher());
+  EXPECT_TRUE(after->respond_overdue());
+  EXPECT_FALSE(after->resolve_overdue());
+  EXPECT_EQ(*incidents_.FireDueDeadlines(100), 0);  // once per deadline
+  EXPECT_FALSE(incidents_.Get(quick.id(), Dispatcher())->respond_overdue());
+
+  MustResolve(quick, "w1");
+  clock_.Advance(absl::Hours(46));  // resolve_by
+  EXPECT_EQ(*incidents_.FireDueDeadlines(100), 1);  // slow again; quick was resolved
+  EXPECT_TRUE(incidents_.Get(slow.id(), Dispatcher())->resolve_overdue());
+  EXPECT_EQ(store_.watched_deadlines(), 0u);
+
+  int overdue = 0;
+  for (const auto& e : store_.events()) {
+    if (e.type() == v1::INCIDENT_EVENT_TYPE_OVERDUE) {
+      ++overdue;
+      EXPECT_EQ(e.incident_id(), slow.id());
+    }
+  }
+  EXPECT_EQ(overdue, 2);
+}
+
+TEST_F(IncidentsTest, ListFiltersAndPagesNewestFirst) {
+  std::set<std::string> ids;
+  for (int i = 0; i < 7; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    ids.insert(MustReport("list-" + std::to_string(i)).id());
+  }
+  auto other = Report("elsewhere");
+  other.set_region_code("330107.002.g01");
+  ASSERT_TRUE(incidents_.Report(other, Resident("r-42")).ok());
+
+  v1::ListIncidentsRequest q;
+  q.set_region_prefix("330106");
+  q.set_page_size(3);
+  std::set<std::string> seen;
+  int64_t last_ms = INT64_MAX;
+  for (int page = 0; page < 5; ++page) {
+    auto resp = incidents_.List(q, Dispatcher());
+    ASSERT_TRUE(resp.ok()) << resp.status();
+    for (const auto& inc : resp->incidents()) {
+      EXPECT_TRUE(seen.insert(inc.id()).second);
+      EXPECT_LE(ToUnixMillis(inc.reported_at()), last_ms);
+      last_ms = ToUnixMillis(inc.reported_at());
+    }
+    if (resp->next_page_token().empty()) break;
+    q.set_page_token(resp->next_page_token());
+  }
+  EXPECT_EQ(seen, ids);
+
+  v1::ListIncidentsRequest bad;
+  bad.set_page_token("garbage");
+  EXPECT_EQ(incidents_.List(bad, Dispatcher()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace gridloop::incidents

@@ -1,0 +1,47 @@
+#ifndef GRIDLOOP_SERVICES_INCIDENTS_REDIS_INCIDENT_STORE_H_
+#define GRIDLOOP_SERVICES_INCIDENTS_REDIS_INCIDENT_STORE_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/redis/redis_client.h"
+#include "services/incidents/incident_store.h"
+
+namespace gridloop::incidents {
+
+// The incident store on Redis. Keys of shard `ss` (two hex digits) share the hash tag
+// `{ss}`, i.e. one Cluster slot:
+//   inc:{ss}:i:<id>        hash  v = version, d = Incident bytes (without history)
+//   inc:{ss}:h:<id>        list  HistoryEntry bytes, oldest first
+//   inc:{ss}:req:<rid>     hash  f = fingerprint, r = first result; expires
+//   inc:{ss}:time          zset  id by reported_at (ms)
+//   inc:{ss}:meta          hash  id -> "status|assignee kind|region|assignee id" (filters)
+//   inc:{ss}:sla           zset  "<id>|<kind>|<due ms>" by due (ms)
+//   inc:{ss}:outbox        stream  k = incident id, v = IncidentEvent bytes
+// Thread-safe (the client is a pool).
+class RedisIncidentStore final : public IncidentStore {
+ public:
+  // `redis` must outlive the store. `on_write` (may be empty) runs after every accepted
+  // write, on the writing thread: it wakes the outbox relay.
+  explicit RedisIncidentStore(redis::Client* redis, std::function<void()> on_write = nullptr);
+
+  absl::StatusOr<v1::Incident> Get(absl::string_view id, bool with_history) override;
+  absl::StatusOr<std::optional<EarlierResult>> FindRequest(int shard,
+                                                           absl::string_view request_id) override;
+  absl::StatusOr<WriteResult> Write(const IncidentWrite& w) override;
+  absl::StatusOr<ListPage> List(const ListQuery& q) override;
+  absl::StatusOr<std::vector<SlaDeadline>> DueDeadlines(absl::Time now, int limit) override;
+  absl::Status DropDeadline(const SlaDeadline& deadline) override;
+
+  // The outbox stream of every shard, for the relay.
+  static std::vector<std::string> OutboxStreams();
+
+ private:
+  redis::Client* const redis_;
+  const std::function<void()> on_write_;
+};
+
+}  // namespace gridloop::incidents
+
+#endif  // GRIDLOOP_SERVICES_INCIDENTS_REDIS_INCIDENT_STORE_H_
