@@ -93,8 +93,8 @@ absl::StatusOr<absl::Duration> Settings::GetDuration(absl::string_view name,
   std::string v = Get(name);
   absl::Duration out;
   if (!absl::ParseDuration(v, &out) || out < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        EnvName(name), ": \"", v, "\" is not a duration such as 250ms, 5s or 24h"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(EnvName(name), ": \"", v, "\" is not a duration such as 250ms, 5s or 24h"));
   }
   return out;
 }
@@ -110,8 +110,7 @@ absl::StatusOr<bool> Settings::GetBool(absl::string_view name, bool fallback) co
 absl::StatusOr<HostPort> ParseHostPort(absl::string_view value, absl::string_view what) {
   size_t colon = value.rfind(':');
   if (colon == absl::string_view::npos || colon == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": \"", value, "\" is not host:port"));
+    return absl::InvalidArgumentError(absl::StrCat(what, ": \"", value, "\" is not host:port"));
   }
   HostPort hp;
   hp.host = std::string(value.substr(0, colon));
@@ -119,8 +118,7 @@ absl::StatusOr<HostPort> ParseHostPort(absl::string_view value, absl::string_vie
     hp.host = hp.host.substr(1, hp.host.size() - 2);
   }
   if (!absl::SimpleAtoi(value.substr(colon + 1), &hp.port) || hp.port < 0 || hp.port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": \"", value, "\" has no valid port"));
+    return absl::InvalidArgumentError(absl::StrCat(what, ": \"", value, "\" has no valid port"));
   }
   return hp;
 }

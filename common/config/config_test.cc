@@ -7,8 +7,8 @@ namespace {
 
 TEST(Settings, FlagWinsOverEnvironmentWhichWinsOverDefault) {
   const char* argv[] = {"svc", "--redis=127.0.0.1:7000", "--residents-addr", "r:1"};
-  auto s = Settings::Parse(4, argv,
-                           {{"GRIDLOOP_REDIS", "env:1"}, {"GRIDLOOP_LISTEN", "0.0.0.0:9"}});
+  auto s =
+      Settings::Parse(4, argv, {{"GRIDLOOP_REDIS", "env:1"}, {"GRIDLOOP_LISTEN", "0.0.0.0:9"}});
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->Get("redis"), "127.0.0.1:7000");
   EXPECT_EQ(s->Get("listen"), "0.0.0.0:9");

@@ -42,9 +42,9 @@ constexpr char kTopic[] = "gridloop.incident.events.v1";
 constexpr absl::Duration kWait = absl::Seconds(10);
 
 // What the publisher sent, in order: per incident deliberately duplicated and reordered
-// the way a re-publish delivers them (alpha: 1 2 2 1 3 3, bravo: 1 3 2 2, charlie: 2 1 1 2), with the
-// incidents interleaved. With librdkafka's default partitioner (CRC32 of the key) alpha
-// lands on partition 1, bravo and charlie on partition 0.
+// the way a re-publish delivers them (alpha: 1 2 2 1 3 3, bravo: 1 3 2 2, charlie: 2 1 1 2), with
+// the incidents interleaved. With librdkafka's default partitioner (CRC32 of the key) alpha lands
+// on partition 1, bravo and charlie on partition 0.
 const std::vector<std::pair<std::string, int64_t>>& Sent() {
   static const auto* sent = new std::vector<std::pair<std::string, int64_t>>{
       {"inc-alpha", 1}, {"inc-bravo", 1},   {"inc-alpha", 2}, {"inc-charlie", 2},

@@ -3,8 +3,9 @@
 
 #include <initializer_list>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <utility>
+
+#include "absl/strings/string_view.h"
 
 // Structured logs: one JSON object per line on stderr, so a log shipper needs no parser
 // of its own. Debian's Abseil has no absl/log; this is deliberately small.

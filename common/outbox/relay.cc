@@ -141,9 +141,10 @@ absl::Status Relay::EnsureProducer() {
 }
 
 absl::StatusOr<bool> Relay::HoldLease(const std::string& stream) {
-  ASSIGN_OR_RETURN(redis::Reply r,
-                   redis_->Eval(LeaseScript(), {absl::StrCat(stream, ":lease")},
-                                {owner_, absl::StrCat(absl::ToInt64Milliseconds(options_.lease_ttl))}));
+  ASSIGN_OR_RETURN(
+      redis::Reply r,
+      redis_->Eval(LeaseScript(), {absl::StrCat(stream, ":lease")},
+                   {owner_, absl::StrCat(absl::ToInt64Milliseconds(options_.lease_ttl))}));
   return r.integer == 1;
 }
 
@@ -253,7 +254,8 @@ absl::StatusOr<int> Relay::RunOnce() {
     if (blocked[e.stream]) continue;
     if (i >= sent || !results[i].ok()) {
       blocked[e.stream] = true;
-      if (first_error.ok()) first_error = i >= sent ? absl::UnavailableError("enqueue failed") : results[i];
+      if (first_error.ok())
+        first_error = i >= sent ? absl::UnavailableError("enqueue failed") : results[i];
       continue;
     }
     acked[e.stream].push_back(e.id);

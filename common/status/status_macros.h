@@ -11,12 +11,11 @@
 #define GRIDLOOP_STATUS_CONCAT_(a, b) GRIDLOOP_STATUS_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function if `expr` (an absl::Status) is not OK.
-#define RETURN_IF_ERROR(expr)                                   \
-  do {                                                          \
-    if (::absl::Status gridloop_status_ = (expr);               \
-        !gridloop_status_.ok()) {                               \
-      return gridloop_status_;                                  \
-    }                                                           \
+#define RETURN_IF_ERROR(expr)                                               \
+  do {                                                                      \
+    if (::absl::Status gridloop_status_ = (expr); !gridloop_status_.ok()) { \
+      return gridloop_status_;                                              \
+    }                                                                       \
   } while (false)
 
 // `ASSIGN_OR_RETURN(auto x, Foo());` declares `x` from an OK StatusOr, or returns its

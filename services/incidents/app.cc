@@ -31,7 +31,8 @@ absl::StatusOr<AppConfig> AppConfig::FromSettings(const config::Settings& s) {
   if (c.sla_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("GRIDLOOP_SLA_INTERVAL: must be positive");
   }
-  if (c.kafka_brokers.empty()) return absl::InvalidArgumentError("GRIDLOOP_KAFKA_BROKERS: required");
+  if (c.kafka_brokers.empty())
+    return absl::InvalidArgumentError("GRIDLOOP_KAFKA_BROKERS: required");
   RETURN_IF_ERROR(config::ParseHostPort(c.listen, "GRIDLOOP_LISTEN").status());
   RETURN_IF_ERROR(config::ParseHostPort(c.redis, "GRIDLOOP_REDIS").status());
   if (!c.metrics_listen.empty()) {
@@ -56,7 +57,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
     ASSIGN_OR_RETURN(app->taxonomy_, Taxonomy::FromCsv(text.str()));
   }
 
-  ASSIGN_OR_RETURN(config::HostPort redis_addr, config::ParseHostPort(config.redis, "GRIDLOOP_REDIS"));
+  ASSIGN_OR_RETURN(config::HostPort redis_addr,
+                   config::ParseHostPort(config.redis, "GRIDLOOP_REDIS"));
   redis::Options ropts;
   ropts.host = redis_addr.host;
   ropts.port = redis_addr.port;
@@ -84,16 +86,16 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
 
   Incidents* incidents = app->incidents_.get();
   server::Metrics* metrics = app->metrics_.get();
-  app->sla_timer_ = std::make_unique<server::Periodic>(config.sla_interval, [incidents, relay,
-                                                                             metrics] {
-    absl::StatusOr<int> fired = incidents->FireDueDeadlines(500);
-    if (!fired.ok()) {
-      log::Warn("sla timer: pass failed", {{"error", fired.status().ToString()}});
-    } else if (*fired > 0) {
-      log::Info("sla timer: deadlines missed", {{"overdue_events", absl::StrCat(*fired)}});
-    }
-    if (relay != nullptr) metrics->outbox_lag().Set(static_cast<double>(relay->lag()));
-  });
+  app->sla_timer_ =
+      std::make_unique<server::Periodic>(config.sla_interval, [incidents, relay, metrics] {
+        absl::StatusOr<int> fired = incidents->FireDueDeadlines(500);
+        if (!fired.ok()) {
+          log::Warn("sla timer: pass failed", {{"error", fired.status().ToString()}});
+        } else if (*fired > 0) {
+          log::Info("sla timer: deadlines missed", {{"overdue_events", absl::StrCat(*fired)}});
+        }
+        if (relay != nullptr) metrics->outbox_lag().Set(static_cast<double>(relay->lag()));
+      });
 
   server::ServerOptions sopts;
   sopts.service_name = "incidents";

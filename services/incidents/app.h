@@ -38,7 +38,7 @@ struct AppConfig {
   int max_queue = 10000;        // beyond this, RESOURCE_EXHAUSTED
   absl::Duration sla_interval = absl::Seconds(1);
   absl::Duration drain_timeout = absl::Seconds(20);
-  bool relay = true;            // publish the outbox (off only in tests of the outbox itself)
+  bool relay = true;  // publish the outbox (off only in tests of the outbox itself)
 
   // From flags / GRIDLOOP_* variables: listen, metrics_listen, redis, redis_pool,
   // kafka_brokers, incident_topic, kafka_linger, delivery_timeout, categories_file,

@@ -58,8 +58,7 @@ Taxonomy Taxonomy::Default() {
        ""},
       {"neighbour_dispute", "邻里纠纷", v1::URGENCY_NORMAL, Hours(4), Hours(72),
        ASSIGNEE_KIND_GRID_WORKER, ""},
-      {"noise", "噪音扰民", v1::URGENCY_NORMAL, Hours(2), Hours(24), ASSIGNEE_KIND_GRID_WORKER,
-       ""},
+      {"noise", "噪音扰民", v1::URGENCY_NORMAL, Hours(2), Hours(24), ASSIGNEE_KIND_GRID_WORKER, ""},
       {"sanitation", "环境卫生", v1::URGENCY_LOW, Hours(4), Hours(24), ASSIGNEE_KIND_GRID_WORKER,
        ""},
       {"illegal_construction", "违章搭建", v1::URGENCY_NORMAL, Hours(8), Hours(24 * 7),
@@ -104,10 +103,10 @@ absl::StatusOr<Taxonomy> Taxonomy::FromCsv(absl::string_view csv) {
     auto urgency = ParseUrgency(cols[2]);
     if (!urgency.ok()) return bad("default_urgency", urgency.status().message());
     c.default_urgency = *urgency;
-    if (!absl::ParseDuration(cols[3], &c.respond_within) || c.respond_within <= absl::ZeroDuration())
+    if (!absl::ParseDuration(cols[3], &c.respond_within) ||
+        c.respond_within <= absl::ZeroDuration())
       return bad("respond_within", "not a positive duration");
-    if (!absl::ParseDuration(cols[4], &c.resolve_within) ||
-        c.resolve_within < c.respond_within)
+    if (!absl::ParseDuration(cols[4], &c.resolve_within) || c.resolve_within < c.respond_within)
       return bad("resolve_within", "not a duration at least respond_within");
     auto handled_by = ParseHandledBy(cols[5]);
     if (!handled_by.ok()) return bad("handled_by", handled_by.status().message());

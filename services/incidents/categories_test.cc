@@ -7,9 +7,9 @@ namespace {
 
 TEST(Taxonomy, DefaultCoversTheDomainsProblems) {
   Taxonomy t = Taxonomy::Default();
-  for (const char* code : {"roof_leak", "street_light", "neighbour_dispute", "noise",
-                           "sanitation", "illegal_construction", "property_management",
-                           "elderly_help", "safety_hazard"}) {
+  for (const char* code :
+       {"roof_leak", "street_light", "neighbour_dispute", "noise", "sanitation",
+        "illegal_construction", "property_management", "elderly_help", "safety_hazard"}) {
     ASSERT_NE(t.Find(code), nullptr) << code;
     EXPECT_LE(t.Find(code)->respond_within, t.Find(code)->resolve_within) << code;
   }
@@ -26,8 +26,9 @@ TEST(Taxonomy, ParsesCsvAndNamesTheBadCell) {
   EXPECT_EQ(t->Find("leak")->respond_within, absl::Hours(2));
   EXPECT_EQ(t->Find("light")->department, "urban_management");
 
-  auto bad = Taxonomy::FromCsv("code,name,default_urgency,respond_within,resolve_within,"
-                               "handled_by,department\nleak,漏水,urgent,2h,48h,grid_worker,\n");
+  auto bad = Taxonomy::FromCsv(
+      "code,name,default_urgency,respond_within,resolve_within,"
+      "handled_by,department\nleak,漏水,urgent,2h,48h,grid_worker,\n");
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(bad.status().message().find("line 2, default_urgency"), std::string::npos)
       << bad.status();

@@ -38,10 +38,10 @@ struct EarlierResult {
 
 // One accepted change, written atomically with its event.
 struct IncidentWrite {
-  v1::Incident incident;       // the record after the change, without history
-  v1::HistoryEntry history;    // appended to the record's history
+  v1::Incident incident;         // the record after the change, without history
+  v1::HistoryEntry history;      // appended to the record's history
   int64_t expected_version = 0;  // the version the change was computed from; 0 = a new record
-  v1::IncidentEvent event;     // goes to the outbox in the same step
+  v1::IncidentEvent event;       // goes to the outbox in the same step
   std::optional<RequestRecord> request;  // remembered with `incident` as the first result
   std::vector<SlaDeadline> schedule;     // deadlines to start watching
   std::optional<SlaDeadline> fired;      // an overdue mark: the deadline it fires
@@ -85,8 +85,8 @@ class IncidentStore {
   virtual absl::StatusOr<v1::Incident> Get(absl::string_view id, bool with_history) = 0;
 
   // The first result of `request_id` in `shard`, if the id was used within the retention.
-  virtual absl::StatusOr<std::optional<EarlierResult>> FindRequest(int shard,
-                                                                   absl::string_view request_id) = 0;
+  virtual absl::StatusOr<std::optional<EarlierResult>> FindRequest(
+      int shard, absl::string_view request_id) = 0;
 
   // Writes `w` atomically. Returns `earlier` (and writes nothing) when the request id was
   // already used; Aborted when the record is no longer at `expected_version`;

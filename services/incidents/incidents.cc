@@ -155,8 +155,7 @@ absl::StatusOr<v1::Incident> Incidents::Report(const v1::ReportIncidentRequest& 
                    store_->FindRequest(shard, req.request_id()));
   if (earlier.has_value()) {
     if (earlier->fingerprint != fingerprint) {
-      return absl::InvalidArgumentError(
-          "request_id: already used for a different request");
+      return absl::InvalidArgumentError("request_id: already used for a different request");
     }
     return ForCaller(std::move(earlier->incident), caller);
   }
@@ -327,12 +326,13 @@ absl::StatusOr<v1::Incident> Incidents::Assign(const v1::AssignIncidentRequest& 
   RETURN_IF_ERROR(RequireStaff(caller, "assign incidents"));
   if (!req.has_assignee() || req.assignee().kind() == v1::ASSIGNEE_KIND_UNSPECIFIED ||
       !v1::AssigneeKind_IsValid(req.assignee().kind())) {
-    return absl::InvalidArgumentError("assignee.kind: required (grid worker, volunteer or department)");
+    return absl::InvalidArgumentError(
+        "assignee.kind: required (grid worker, volunteer or department)");
   }
   RETURN_IF_ERROR(CheckText("assignee.id", req.assignee().id(), kMaxIdChars, true));
   RETURN_IF_ERROR(CheckText("note", req.note(), kMaxNoteChars, false, true));
-  return Mutate("AssignIncident", req, req.request_id(), req.incident_id(),
-                req.expected_version(), caller, [&](const v1::Incident&) -> absl::StatusOr<Change> {
+  return Mutate("AssignIncident", req, req.request_id(), req.incident_id(), req.expected_version(),
+                caller, [&](const v1::Incident&) -> absl::StatusOr<Change> {
                   Change c;
                   c.event = v1::INCIDENT_EVENT_TYPE_ASSIGNED;
                   c.assignee = req.assignee();
@@ -365,9 +365,8 @@ absl::StatusOr<v1::Incident> Incidents::Resolve(const v1::ResolveIncidentRequest
     return absl::UnauthenticatedError("resolving an incident needs an identified caller");
   }
   RETURN_IF_ERROR(CheckText("resolution", req.resolution(), kMaxNoteChars, true, true));
-  return Mutate("ResolveIncident", req, req.request_id(), req.incident_id(),
-                req.expected_version(), caller,
-                [&](const v1::Incident& current) -> absl::StatusOr<Change> {
+  return Mutate("ResolveIncident", req, req.request_id(), req.incident_id(), req.expected_version(),
+                caller, [&](const v1::Incident& current) -> absl::StatusOr<Change> {
                   if (!IsStaff(caller) && caller.person_id != current.assignee().id()) {
                     return absl::PermissionDeniedError(
                         "only the assignee or staff may resolve this incident");
@@ -390,9 +389,8 @@ absl::StatusOr<v1::Incident> Incidents::SubmitFeedback(const v1::SubmitFeedbackR
   if (caller.anonymous()) {
     return absl::UnauthenticatedError("feedback needs an identified caller");
   }
-  return Mutate("SubmitFeedback", req, req.request_id(), req.incident_id(),
-                req.expected_version(), caller,
-                [&](const v1::Incident& current) -> absl::StatusOr<Change> {
+  return Mutate("SubmitFeedback", req, req.request_id(), req.incident_id(), req.expected_version(),
+                caller, [&](const v1::Incident& current) -> absl::StatusOr<Change> {
                   // The reporter answers for themself; staff record a follow-up call (回访).
                   if (!IsReporter(current, caller) && !IsStaff(caller)) {
                     return absl::PermissionDeniedError(
@@ -434,9 +432,8 @@ absl::StatusOr<v1::Incident> Incidents::Cancel(const v1::CancelIncidentRequest& 
     return absl::UnauthenticatedError("cancelling an incident needs an identified caller");
   }
   RETURN_IF_ERROR(CheckText("reason", req.reason(), kMaxNoteChars, true, true));
-  return Mutate("CancelIncident", req, req.request_id(), req.incident_id(),
-                req.expected_version(), caller,
-                [&](const v1::Incident& current) -> absl::StatusOr<Change> {
+  return Mutate("CancelIncident", req, req.request_id(), req.incident_id(), req.expected_version(),
+                caller, [&](const v1::Incident& current) -> absl::StatusOr<Change> {
                   const bool desk = caller.role == Role::kOperator ||
                                     caller.role == Role::kSystem ||
                                     caller.role == Role::kSupervisor;
@@ -485,8 +482,8 @@ absl::StatusOr<int> Incidents::FireDueDeadlines(int limit) {
         absl::ToUnixMillis(DeadlineOf(*current, d.kind).due) == absl::ToUnixMillis(d.due);
     const bool marked = respond ? current->respond_overdue() : current->resolve_overdue();
     const v1::IncidentStatus st = current->status();
-    const bool missed = respond ? (IsOpen(st) && st != v1::INCIDENT_STATUS_IN_PROGRESS)
-                                : IsOpen(st);
+    const bool missed =
+        respond ? (IsOpen(st) && st != v1::INCIDENT_STATUS_IN_PROGRESS) : IsOpen(st);
     if (!current_deadline || marked || !missed) {
       RETURN_IF_ERROR(store_->DropDeadline(d));
       continue;
@@ -508,8 +505,7 @@ absl::StatusOr<int> Incidents::FireDueDeadlines(int limit) {
     absl::StatusOr<WriteResult> result = store_->Write(w);
     if (result.ok()) {
       ++fired;
-    } else if (!absl::IsFailedPrecondition(result.status()) &&
-               !absl::IsAborted(result.status())) {
+    } else if (!absl::IsFailedPrecondition(result.status()) && !absl::IsAborted(result.status())) {
       // FailedPrecondition: another replica fired it. Aborted: the incident changed under
       // us; the deadline stays watched and is looked at again on the next tick.
       return result.status();

@@ -44,10 +44,8 @@ class Incidents {
   // FailedPrecondition naming the current status for an illegal transition, Aborted for a
   // stale expected_version, PermissionDenied/Unauthenticated when the caller may not.
   absl::StatusOr<v1::Incident> Assign(const v1::AssignIncidentRequest& req, const Caller& caller);
-  absl::StatusOr<v1::Incident> Accept(const v1::AcceptAssignmentRequest& req,
-                                      const Caller& caller);
-  absl::StatusOr<v1::Incident> Resolve(const v1::ResolveIncidentRequest& req,
-                                       const Caller& caller);
+  absl::StatusOr<v1::Incident> Accept(const v1::AcceptAssignmentRequest& req, const Caller& caller);
+  absl::StatusOr<v1::Incident> Resolve(const v1::ResolveIncidentRequest& req, const Caller& caller);
   absl::StatusOr<v1::Incident> SubmitFeedback(const v1::SubmitFeedbackRequest& req,
                                               const Caller& caller);
   absl::StatusOr<v1::Incident> Escalate(const v1::EscalateIncidentRequest& req,
@@ -67,10 +65,11 @@ class Incidents {
   // The shared path of every lifecycle command: idempotency, optimistic concurrency
   // (retrying internally when the caller gave no expected_version), the state machine,
   // and one atomic write with the event.
-  absl::StatusOr<v1::Incident> Mutate(absl::string_view method, const google::protobuf::Message& req,
-                                      absl::string_view request_id,
-                                      absl::string_view incident_id, int64_t expected_version,
-                                      const Caller& caller, const MakeChange& make_change);
+  absl::StatusOr<v1::Incident> Mutate(absl::string_view method,
+                                      const google::protobuf::Message& req,
+                                      absl::string_view request_id, absl::string_view incident_id,
+                                      int64_t expected_version, const Caller& caller,
+                                      const MakeChange& make_change);
 
   // What `caller` may see of `incident` (the reporter's phone is masked for non-staff).
   static v1::Incident ForCaller(v1::Incident incident, const Caller& caller);

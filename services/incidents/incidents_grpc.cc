@@ -50,9 +50,8 @@ absl::Status Into(Result result, v1::IncidentResponse* resp) {
 grpc::ServerUnaryReactor* IncidentGrpc::ReportIncident(grpc::CallbackServerContext* ctx,
                                                        const v1::ReportIncidentRequest* req,
                                                        v1::IncidentResponse* resp) {
-  return Run(ctx, [this, req, resp](const Caller& c) {
-    return Into(incidents_->Report(*req, c), resp);
-  });
+  return Run(
+      ctx, [this, req, resp](const Caller& c) { return Into(incidents_->Report(*req, c), resp); });
 }
 
 grpc::ServerUnaryReactor* IncidentGrpc::GetIncident(grpc::CallbackServerContext* ctx,
@@ -80,25 +79,22 @@ grpc::ServerUnaryReactor* IncidentGrpc::ListIncidents(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* IncidentGrpc::AssignIncident(grpc::CallbackServerContext* ctx,
                                                        const v1::AssignIncidentRequest* req,
                                                        v1::IncidentResponse* resp) {
-  return Run(ctx, [this, req, resp](const Caller& c) {
-    return Into(incidents_->Assign(*req, c), resp);
-  });
+  return Run(
+      ctx, [this, req, resp](const Caller& c) { return Into(incidents_->Assign(*req, c), resp); });
 }
 
 grpc::ServerUnaryReactor* IncidentGrpc::AcceptAssignment(grpc::CallbackServerContext* ctx,
                                                          const v1::AcceptAssignmentRequest* req,
                                                          v1::IncidentResponse* resp) {
-  return Run(ctx, [this, req, resp](const Caller& c) {
-    return Into(incidents_->Accept(*req, c), resp);
-  });
+  return Run(
+      ctx, [this, req, resp](const Caller& c) { return Into(incidents_->Accept(*req, c), resp); });
 }
 
 grpc::ServerUnaryReactor* IncidentGrpc::ResolveIncident(grpc::CallbackServerContext* ctx,
                                                         const v1::ResolveIncidentRequest* req,
                                                         v1::IncidentResponse* resp) {
-  return Run(ctx, [this, req, resp](const Caller& c) {
-    return Into(incidents_->Resolve(*req, c), resp);
-  });
+  return Run(
+      ctx, [this, req, resp](const Caller& c) { return Into(incidents_->Resolve(*req, c), resp); });
 }
 
 grpc::ServerUnaryReactor* IncidentGrpc::SubmitFeedback(grpc::CallbackServerContext* ctx,
@@ -120,9 +116,8 @@ grpc::ServerUnaryReactor* IncidentGrpc::EscalateIncident(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* IncidentGrpc::CancelIncident(grpc::CallbackServerContext* ctx,
                                                        const v1::CancelIncidentRequest* req,
                                                        v1::IncidentResponse* resp) {
-  return Run(ctx, [this, req, resp](const Caller& c) {
-    return Into(incidents_->Cancel(*req, c), resp);
-  });
+  return Run(
+      ctx, [this, req, resp](const Caller& c) { return Into(incidents_->Cancel(*req, c), resp); });
 }
 
 grpc::ServerUnaryReactor* IncidentGrpc::ListCategories(grpc::CallbackServerContext* ctx,

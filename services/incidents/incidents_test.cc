@@ -216,7 +216,7 @@ TEST_F(IncidentsTest, MissedDeadlinesFireOnceAndMetOnesAreDropped) {
   v1::Incident quick = MustAccept(MustAssign(MustReport("quick"), "w1"), "w1");
   EXPECT_EQ(*incidents_.FireDueDeadlines(100), 0);  // nothing due yet
 
-  clock_.Advance(absl::Hours(2));  // respond_by of both
+  clock_.Advance(absl::Hours(2));                   // respond_by of both
   EXPECT_EQ(*incidents_.FireDueDeadlines(100), 1);  // only `slow` missed it
   auto after = incidents_.Get(slow.id(), Dispatcher());
   EXPECT_TRUE(after->respond_overdue());
@@ -225,7 +225,7 @@ TEST_F(IncidentsTest, MissedDeadlinesFireOnceAndMetOnesAreDropped) {
   EXPECT_FALSE(incidents_.Get(quick.id(), Dispatcher())->respond_overdue());
 
   MustResolve(quick, "w1");
-  clock_.Advance(absl::Hours(46));  // resolve_by
+  clock_.Advance(absl::Hours(46));                  // resolve_by
   EXPECT_EQ(*incidents_.FireDueDeadlines(100), 1);  // slow again; quick was resolved
   EXPECT_TRUE(incidents_.Get(slow.id(), Dispatcher())->resolve_overdue());
   EXPECT_EQ(store_.watched_deadlines(), 0u);
@@ -270,8 +270,7 @@ TEST_F(IncidentsTest, ListFiltersAndPagesNewestFirst) {
 
   v1::ListIncidentsRequest bad;
   bad.set_page_token("garbage");
-  EXPECT_EQ(incidents_.List(bad, Dispatcher()).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(incidents_.List(bad, Dispatcher()).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -46,8 +46,8 @@ absl::StatusOr<WriteResult> MemoryIncidentStore::Write(const IncidentWrite& w) {
   } else {
     if (it == records_.end()) return absl::NotFoundError(absl::StrCat("incident ", id));
     if (it->second.version() != w.expected_version) {
-      return absl::AbortedError(absl::StrCat("incident ", id, " is at version ",
-                                             it->second.version()));
+      return absl::AbortedError(
+          absl::StrCat("incident ", id, " is at version ", it->second.version()));
     }
   }
   v1::Incident record = w.incident;

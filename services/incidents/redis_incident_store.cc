@@ -36,8 +36,12 @@ const redis::Script& ListScript() {
 }
 
 std::string Tag(int shard) { return absl::StrFormat("inc:{%02x}:", shard); }
-std::string RecordKey(int shard, absl::string_view id) { return absl::StrCat(Tag(shard), "i:", id); }
-std::string HistoryKey(int shard, absl::string_view id) { return absl::StrCat(Tag(shard), "h:", id); }
+std::string RecordKey(int shard, absl::string_view id) {
+  return absl::StrCat(Tag(shard), "i:", id);
+}
+std::string HistoryKey(int shard, absl::string_view id) {
+  return absl::StrCat(Tag(shard), "h:", id);
+}
 std::string RequestKey(int shard, absl::string_view rid) {
   return absl::StrCat(Tag(shard), "req:", rid);
 }
@@ -137,20 +141,19 @@ absl::StatusOr<WriteResult> RedisIncidentStore::Write(const IncidentWrite& w) {
       MetaKey(shard),
       SlaKey(shard),
       OutboxKey(shard)};
-  std::vector<std::string> args = {
-      absl::StrCat(w.expected_version),
-      absl::StrCat(w.incident.version()),
-      w.incident.SerializeAsString(),
-      w.history.SerializeAsString(),
-      w.request.has_value() ? "1" : "0",
-      w.request.has_value() ? w.request->fingerprint : "",
-      absl::StrCat(absl::ToInt64Seconds(kRequestRetention)),
-      absl::StrCat(ToUnixMillis(w.incident.reported_at())),
-      id,
-      Meta(w.incident),
-      w.event.SerializeAsString(),
-      w.fired.has_value() ? SlaMember(*w.fired) : "",
-      absl::StrCat(w.schedule.size())};
+  std::vector<std::string> args = {absl::StrCat(w.expected_version),
+                                   absl::StrCat(w.incident.version()),
+                                   w.incident.SerializeAsString(),
+                                   w.history.SerializeAsString(),
+                                   w.request.has_value() ? "1" : "0",
+                                   w.request.has_value() ? w.request->fingerprint : "",
+                                   absl::StrCat(absl::ToInt64Seconds(kRequestRetention)),
+                                   absl::StrCat(ToUnixMillis(w.incident.reported_at())),
+                                   id,
+                                   Meta(w.incident),
+                                   w.event.SerializeAsString(),
+                                   w.fired.has_value() ? SlaMember(*w.fired) : "",
+                                   absl::StrCat(w.schedule.size())};
   for (const SlaDeadline& d : w.schedule) {
     args.push_back(absl::StrCat(absl::ToUnixMillis(d.due)));
     args.push_back(SlaMember(d));
@@ -209,11 +212,11 @@ absl::StatusOr<ListPage> RedisIncidentStore::List(const ListQuery& q) {
   std::vector<Item> items;
   std::optional<ListCursor> cutoff;  // the newest position a non-exhausted shard stopped at
   for (int shard = 0; shard < kShards; ++shard) {
-    ASSIGN_OR_RETURN(
-        Reply r, redis_->Eval(ListScript(), {TimeKey(shard), MetaKey(shard)},
-                              {max_arg, min_arg, cursor_id, q.region_prefix, statuses, kind,
-                               q.assignee_id, absl::StrCat(q.page_size), absl::StrCat(kScanCap),
-                               absl::StrCat(Tag(shard), "i:")}));
+    ASSIGN_OR_RETURN(Reply r,
+                     redis_->Eval(ListScript(), {TimeKey(shard), MetaKey(shard)},
+                                  {max_arg, min_arg, cursor_id, q.region_prefix, statuses, kind,
+                                   q.assignee_id, absl::StrCat(q.page_size), absl::StrCat(kScanCap),
+                                   absl::StrCat(Tag(shard), "i:")}));
     if (r.elements.size() < 3) return Corrupt("list reply");
     for (size_t i = 3; i < r.elements.size(); ++i) {
       ASSIGN_OR_RETURN(v1::Incident inc, ParseIncident(r.elements[i].str));
@@ -270,10 +273,9 @@ absl::StatusOr<std::vector<SlaDeadline>> RedisIncidentStore::DueDeadlines(absl::
       if (std::optional<SlaDeadline> d = ParseSlaMember(m.str)) due.push_back(std::move(*d));
     }
   }
-  std::sort(due.begin(), due.end(),
-            [](const SlaDeadline& a, const SlaDeadline& b) {
-              return std::tie(a.due, a.incident_id, a.kind) < std::tie(b.due, b.incident_id, b.kind);
-            });
+  std::sort(due.begin(), due.end(), [](const SlaDeadline& a, const SlaDeadline& b) {
+    return std::tie(a.due, a.incident_id, a.kind) < std::tie(b.due, b.incident_id, b.kind);
+  });
   if (static_cast<int>(due.size()) > limit) due.resize(limit);
   return due;
 }

@@ -36,8 +36,8 @@ absl::Status AssigneeGiven(const Incident& inc, const Change& c) {
 
 absl::Status AcceptedByAssignee(const Incident& inc, const Change& c) {
   if (c.accepting_id != inc.assignee().id()) {
-    return absl::PermissionDeniedError(absl::StrCat("assignee_id: incident ", inc.id(),
-                                                    " is assigned to someone else"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("assignee_id: incident ", inc.id(), " is assigned to someone else"));
   }
   return absl::OkStatus();
 }
@@ -125,9 +125,9 @@ struct Row {
   Effect effect;
 };
 
-constexpr IncidentStatus kOpen[] = {
-    v1::INCIDENT_STATUS_REPORTED, v1::INCIDENT_STATUS_ASSIGNED, v1::INCIDENT_STATUS_IN_PROGRESS,
-    v1::INCIDENT_STATUS_REOPENED, v1::INCIDENT_STATUS_ESCALATED};
+constexpr IncidentStatus kOpen[] = {v1::INCIDENT_STATUS_REPORTED, v1::INCIDENT_STATUS_ASSIGNED,
+                                    v1::INCIDENT_STATUS_IN_PROGRESS, v1::INCIDENT_STATUS_REOPENED,
+                                    v1::INCIDENT_STATUS_ESCALATED};
 
 std::vector<IncidentStatus> Open() { return {std::begin(kOpen), std::end(kOpen)}; }
 
@@ -135,14 +135,26 @@ const std::vector<Row>& Table() {
   static const std::vector<Row>* const table = new std::vector<Row>{
       {v1::INCIDENT_EVENT_TYPE_ASSIGNED, Open(), v1::INCIDENT_STATUS_ASSIGNED, AssigneeGiven,
        Assign},
-      {v1::INCIDENT_EVENT_TYPE_ACCEPTED, {v1::INCIDENT_STATUS_ASSIGNED},
-       v1::INCIDENT_STATUS_IN_PROGRESS, AcceptedByAssignee, Accept},
-      {v1::INCIDENT_EVENT_TYPE_RESOLVED, {v1::INCIDENT_STATUS_IN_PROGRESS},
-       v1::INCIDENT_STATUS_RESOLVED, NoGuard, Resolve},
-      {v1::INCIDENT_EVENT_TYPE_CLOSED, {v1::INCIDENT_STATUS_RESOLVED}, v1::INCIDENT_STATUS_CLOSED,
-       NoGuard, Close},
-      {v1::INCIDENT_EVENT_TYPE_REOPENED, {v1::INCIDENT_STATUS_RESOLVED},
-       v1::INCIDENT_STATUS_REOPENED, NoGuard, Reopen},
+      {v1::INCIDENT_EVENT_TYPE_ACCEPTED,
+       {v1::INCIDENT_STATUS_ASSIGNED},
+       v1::INCIDENT_STATUS_IN_PROGRESS,
+       AcceptedByAssignee,
+       Accept},
+      {v1::INCIDENT_EVENT_TYPE_RESOLVED,
+       {v1::INCIDENT_STATUS_IN_PROGRESS},
+       v1::INCIDENT_STATUS_RESOLVED,
+       NoGuard,
+       Resolve},
+      {v1::INCIDENT_EVENT_TYPE_CLOSED,
+       {v1::INCIDENT_STATUS_RESOLVED},
+       v1::INCIDENT_STATUS_CLOSED,
+       NoGuard,
+       Close},
+      {v1::INCIDENT_EVENT_TYPE_REOPENED,
+       {v1::INCIDENT_STATUS_RESOLVED},
+       v1::INCIDENT_STATUS_REOPENED,
+       NoGuard,
+       Reopen},
       {v1::INCIDENT_EVENT_TYPE_ESCALATED, Open(), v1::INCIDENT_STATUS_ESCALATED, BelowTopLevel,
        Escalate},
       {v1::INCIDENT_EVENT_TYPE_CANCELLED, Open(), v1::INCIDENT_STATUS_CANCELLED, NoGuard, Cancel},

@@ -16,11 +16,11 @@ struct Change {
   absl::Time at;
   std::string actor_id;
   std::string actor_role;
-  v1::Assignee assignee;            // ASSIGNED: the new assignee
-  std::string accepting_id;         // ACCEPTED: who accepts (must be the assignee)
-  std::string note;                 // resolution, reason, comment
+  v1::Assignee assignee;     // ASSIGNED: the new assignee
+  std::string accepting_id;  // ACCEPTED: who accepts (must be the assignee)
+  std::string note;          // resolution, reason, comment
   v1::Satisfaction satisfaction = v1::SATISFACTION_UNSPECIFIED;  // CLOSED / REOPENED
-  std::string deadline;             // OVERDUE: "respond" or "resolve"
+  std::string deadline;                                          // OVERDUE: "respond" or "resolve"
   // REOPENED: the fresh deadlines the category gives the second attempt.
   absl::Duration respond_within;
   absl::Duration resolve_within;

@@ -4,9 +4,9 @@
 
 #include <atomic>
 #include <map>
-#include <thread>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -43,9 +43,7 @@ class IncidentsServiceTest : public ::testing::Test {
     redis_ = *redis::Connect(ro);
   }
 
-  void TearDown() override {
-    app_.reset();
-  }
+  void TearDown() override { app_.reset(); }
 
   void StartApp(bool relay = true) {
     AppConfig c;

@@ -9,13 +9,13 @@
 //
 // Common settings: --incidents-addr / GRIDLOOP_INCIDENTS_ADDR (127.0.0.1:50051),
 // --kafka-brokers / GRIDLOOP_KAFKA_BROKERS (demo only), --as person:role (the caller).
-#include <grpcpp/grpcpp.h>
 #include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -112,7 +112,8 @@ class Cli {
 
   int Report() {
     v1::ReportIncidentRequest req;
-    req.set_request_id(settings_.Get("request_id", absl::StrCat("gridctl-", absl::ToUnixNanos(absl::Now()))));
+    req.set_request_id(
+        settings_.Get("request_id", absl::StrCat("gridctl-", absl::ToUnixNanos(absl::Now()))));
     req.set_category(settings_.Get("category"));
     req.set_title(settings_.Get("title"));
     req.set_description(settings_.Get("description"));
@@ -138,7 +139,8 @@ class Cli {
     grpc::Status s = stub_->GetIncident(ctx.get(), req, &inc);
     if (!s.ok()) return Fail(s);
     PrintIncident(inc);
-    std::printf("  region %s  urgency %s  escalation %d  assignee %s %s\n", inc.region_code().c_str(),
+    std::printf("  region %s  urgency %s  escalation %d  assignee %s %s\n",
+                inc.region_code().c_str(),
                 Lower(v1::Urgency_Name(inc.urgency()), "URGENCY_").c_str(), inc.escalation_level(),
                 Lower(v1::AssigneeKind_Name(inc.assignee().kind()), "ASSIGNEE_KIND_").c_str(),
                 inc.assignee().id().c_str());
@@ -176,7 +178,8 @@ class Cli {
     grpc::Status s = stub_->ListIncidents(ctx.get(), req, &resp);
     if (!s.ok()) return Fail(s);
     for (const auto& inc : resp.incidents()) PrintIncident(inc);
-    if (!resp.next_page_token().empty()) std::printf("next page: --page-token %s\n", resp.next_page_token().c_str());
+    if (!resp.next_page_token().empty())
+      std::printf("next page: --page-token %s\n", resp.next_page_token().c_str());
     return 0;
   }
 
@@ -293,14 +296,15 @@ int Cli::Demo() {
   v1::IncidentResponse resp;
   {
     auto ctx = Context("res-601-wang", "resident");
-    if (!step("resident res-601-wang", "ReportIncident", stub_->ReportIncident(ctx.get(), report, &resp),
-              resp)) {
+    if (!step("resident res-601-wang", "ReportIncident",
+              stub_->ReportIncident(ctx.get(), report, &resp), resp)) {
       return 1;
     }
   }
   const std::string id = resp.incident().id();
   std::printf("    incident %s  respond by %s  resolve by %s (UTC+8)\n", id.c_str(),
-              Time(resp.incident().respond_by()).c_str(), Time(resp.incident().resolve_by()).c_str());
+              Time(resp.incident().respond_by()).c_str(),
+              Time(resp.incident().resolve_by()).c_str());
   {
     absl::MutexLock lock(&mu);
     watched = id;
@@ -316,8 +320,8 @@ int Cli::Demo() {
   assign.set_note("派单：嘉绿苑第七网格 网格员李");
   {
     auto ctx = Context("hotline-01", "operator");
-    if (!step("operator hotline-01", "AssignIncident", stub_->AssignIncident(ctx.get(), assign, &resp),
-              resp)) {
+    if (!step("operator hotline-01", "AssignIncident",
+              stub_->AssignIncident(ctx.get(), assign, &resp), resp)) {
       return 1;
     }
   }
