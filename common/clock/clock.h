@@ -19,7 +19,7 @@ class Clock {
 class SystemClock final : public Clock {
  public:
   static SystemClock* Get() {
-    static SystemClock* const clock = new SystemClock();
+    static auto* const clock = new SystemClock();
     return clock;
   }
   absl::Time Now() const override { return absl::Now(); }

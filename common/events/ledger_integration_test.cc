@@ -149,7 +149,7 @@ class LedgerIntegrationTest : public ::testing::Test {
   static ConsumerRun Consume(const std::string& group, const Ledger& ledger,
                              const redis::Script& effect, EffectKeys effect_keys,
                              const std::string& topic = kTopic, int partitions = 2,
-                             int64_t expected = Sent().size()) {
+                             int64_t expected = static_cast<int64_t>(Sent().size())) {
     absl::Mutex mu;
     ConsumerRun run;
     kafka::ConsumerOptions options;
@@ -185,7 +185,7 @@ class LedgerIntegrationTest : public ::testing::Test {
   }
 
   static ConsumerRun ConsumeCountAndLog(const std::string& group, const Ledger& ledger) {
-    const std::string prefix = ledger.prefix();
+    const std::string& prefix = ledger.prefix();
     return Consume(group, ledger, CountAndLog(), [prefix](const std::string& incident) {
       return std::vector<std::string>{CounterKey(prefix, incident), LogKey(prefix, incident)};
     });
@@ -221,8 +221,9 @@ class LedgerIntegrationTest : public ::testing::Test {
   static std::string Snapshot(const Ledger& ledger, const std::string& incident) {
     std::string out =
         absl::StrCat("count=", Counter(CounterKey(ledger.prefix(), incident)), " log=");
-    for (const std::string& v : List(LogKey(ledger.prefix(), incident)))
+    for (const std::string& v : List(LogKey(ledger.prefix(), incident))) {
       absl::StrAppend(&out, v, ",");
+    }
     absl::StrAppend(&out, " ledger=");
     for (const auto& [field, value] : Hash(ledger.Key(incident))) {
       absl::StrAppend(&out, field, ":", value, ",");
@@ -259,8 +260,9 @@ TEST_F(LedgerIntegrationTest, EachOnceAppliesEveryVersionExactlyOnceAndReplaysId
   EXPECT_THAT(Hash(ledger.Key("inc-charlie")), ElementsAre(Pair("watermark", "2")));
 
   std::map<std::string, std::string> before;
-  for (const char* incident : {"inc-alpha", "inc-bravo", "inc-charlie"})
+  for (const char* incident : {"inc-alpha", "inc-bravo", "inc-charlie"}) {
     before[incident] = Snapshot(ledger, incident);
+  }
   ConsumerRun replay = ConsumeCountAndLog("each-once-replay", ledger);
   EXPECT_EQ(replay.processed, static_cast<int64_t>(Sent().size()));
   EXPECT_EQ(replay.dead_lettered, 0);
@@ -285,8 +287,9 @@ TEST_F(LedgerIntegrationTest, LatestWinsSkipsSupersededVersionsAndReplaysIdempot
   EXPECT_THAT(Hash(ledger.Key("inc-charlie")), ElementsAre(Pair("latest", "2")));
 
   std::map<std::string, std::string> before;
-  for (const char* incident : {"inc-alpha", "inc-bravo", "inc-charlie"})
+  for (const char* incident : {"inc-alpha", "inc-bravo", "inc-charlie"}) {
     before[incident] = Snapshot(ledger, incident);
+  }
   ConsumerRun replay = ConsumeCountAndLog("latest-wins-replay", ledger);
   EXPECT_EQ(replay.processed, static_cast<int64_t>(Sent().size()));
   for (const auto& [incident, snapshot] : before) {

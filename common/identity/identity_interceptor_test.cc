@@ -96,6 +96,7 @@ TEST_F(IdentityInterceptorTest, EachCallSeesItsOwnCallerAndNothingOutlivesTheCal
   constexpr int kClients = 8;
   constexpr int kCallsEach = 25;
   std::vector<std::thread> clients;
+  clients.reserve(kClients);
   std::vector<int> mismatches(kClients, 0);
   for (int c = 0; c < kClients; ++c) {
     clients.emplace_back([this, c, &mismatches] {

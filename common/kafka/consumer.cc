@@ -270,7 +270,7 @@ absl::Status Consumer::SendToDlq(const Record& record, const absl::Status& cause
   }
   // Not ProduceSync(): Stop() must be able to interrupt the wait.
   RETURN_IF_ERROR(dlq_->Produce(absl::StrCat(record.topic, ".dlq"), record.key, record.value,
-                                std::move(headers), [this, send_id](absl::Status status) {
+                                headers, [this, send_id](absl::Status status) {
                                   absl::MutexLock lock(&signal_mu_);
                                   if (send_id == dlq_send_id_) dlq_result_ = std::move(status);
                                 }));

@@ -88,7 +88,7 @@ class ConsumerTest : public ::testing::Test {
 
   // A topic (one partition unless told) and its DLQ, named after the running test.
   static std::string NewTopic(int partitions = 1) {
-    const std::string topic =
+    std::string topic =
         absl::StrCat("consumer.", ::testing::UnitTest::GetInstance()->current_test_info()->name());
     EXPECT_TRUE(cluster_->CreateTopic(topic, partitions).ok());
     EXPECT_TRUE(cluster_->CreateTopic(absl::StrCat(topic, ".dlq"), 1).ok());
@@ -96,7 +96,7 @@ class ConsumerTest : public ::testing::Test {
   }
 
   static void Produce(const std::string& topic, const std::vector<std::string>& values,
-                      std::vector<Header> headers = {}) {
+                      const std::vector<Header>& headers = {}) {
     for (const std::string& value : values) {
       ASSERT_TRUE(producer_->ProduceSync(topic, absl::StrCat("key-", value), value, headers).ok());
     }

@@ -152,7 +152,7 @@ void Producer::OnFatal(absl::string_view reason) {
 }
 
 absl::Status Producer::Produce(absl::string_view topic, absl::string_view key,
-                               absl::string_view value, std::vector<Header> headers,
+                               absl::string_view value, const std::vector<Header>& headers,
                                DeliveryCallback done) {
   std::unique_ptr<RdKafka::Headers> rd_headers;
   if (!headers.empty()) {
@@ -195,13 +195,13 @@ absl::Status Producer::Produce(absl::string_view topic, absl::string_view key,
 }
 
 absl::Status Producer::ProduceSync(absl::string_view topic, absl::string_view key,
-                                   absl::string_view value, std::vector<Header> headers) {
+                                   absl::string_view value, const std::vector<Header>& headers) {
   struct Result {
     absl::Notification done;
     absl::Status status;
   };
   auto result = std::make_shared<Result>();
-  RETURN_IF_ERROR(Produce(topic, key, value, std::move(headers), [result](absl::Status status) {
+  RETURN_IF_ERROR(Produce(topic, key, value, headers, [result](absl::Status status) {
     result->status = std::move(status);
     result->done.Notify();
   }));

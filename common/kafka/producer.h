@@ -75,13 +75,13 @@ class Producer {
   // full), InvalidArgument (record too large), FailedPrecondition (the producer hit a
   // fatal error; see fatal()), Internal (anything else librdkafka refused).
   absl::Status Produce(absl::string_view topic, absl::string_view key, absl::string_view value,
-                       std::vector<Header> headers, DeliveryCallback done);
+                       const std::vector<Header>& headers, DeliveryCallback done);
 
   // Produce() and wait for the delivery result; returns the enqueue error or the status
   // `done` would have received. Blocks up to about 2 x delivery_timeout. Must not be called
   // from a DeliveryCallback.
   absl::Status ProduceSync(absl::string_view topic, absl::string_view key, absl::string_view value,
-                           std::vector<Header> headers = {});
+                           const std::vector<Header>& headers = {});
 
   // Waits until every record enqueued so far has been reported. DeadlineExceeded (naming
   // how many remain) after `timeout`. Must not be called from a DeliveryCallback.

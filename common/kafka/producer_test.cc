@@ -3,6 +3,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -111,7 +112,7 @@ TEST_F(ProducerTest, EveryCallbackRunsOnceAndFlushDrainsThem) {
   for (int i = 0; i < 100; ++i) {
     ASSERT_TRUE(producer
                     ->Produce("producer.callbacks", absl::StrCat("k", i), "v", {},
-                              [&](absl::Status status) { ++(status.ok() ? ok : failed); })
+                              [&](const absl::Status& status) { ++(status.ok() ? ok : failed); })
                     .ok());
   }
   ASSERT_TRUE(producer->Flush(kWait).ok());
@@ -149,7 +150,7 @@ TEST(ProducerBrokerDown, RecordProducedWhileAllBrokersAreDownIsDeliveredWhenThey
   ASSERT_TRUE((*producer)
                   ->Produce("producer.outage", "during", "2", {},
                             [&](absl::Status status) {
-                              result = status;
+                              result = std::move(status);
                               delivered.Notify();
                             })
                   .ok());
@@ -163,6 +164,7 @@ TEST(ProducerBrokerDown, RecordProducedWhileAllBrokersAreDownIsDeliveredWhenThey
 
   std::vector<Record> records = ReadTopic((*cluster)->bootstrap(), "producer.outage", 2, kWait);
   std::vector<std::string> keys;
+  keys.reserve(records.size());
   for (const Record& record : records) keys.push_back(record.key);
   EXPECT_THAT(keys, ::testing::UnorderedElementsAre("before", "during"));
 }

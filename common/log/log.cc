@@ -16,7 +16,7 @@ namespace gridloop::log {
 namespace {
 
 std::string& ServiceName() {
-  static std::string* const name = new std::string("gridloop");
+  static auto* const name = new std::string("gridloop");
   return *name;
 }
 
@@ -93,9 +93,9 @@ std::string JsonEscape(absl::string_view s) {
 void Write(Level level, absl::string_view msg, std::initializer_list<Field> fields) {
   if (!Enabled(level)) return;
   std::string line = absl::StrCat(
-      "{\"ts\":\"", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-      "\",\"level\":\"", LevelName(level), "\",\"svc\":\"", JsonEscape(ServiceName()),
-      "\",\"msg\":\"", JsonEscape(msg), "\"");
+      R"({"ts":")", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
+      R"(","level":")", LevelName(level), R"(","svc":")", JsonEscape(ServiceName()), R"(","msg":")",
+      JsonEscape(msg), "\"");
   for (const auto& [key, value] : fields) {
     absl::StrAppend(&line, ",\"", JsonEscape(key), "\":\"", JsonEscape(value), "\"");
   }

@@ -254,8 +254,9 @@ absl::StatusOr<int> Relay::RunOnce() {
     if (blocked[e.stream]) continue;
     if (i >= sent || !results[i].ok()) {
       blocked[e.stream] = true;
-      if (first_error.ok())
+      if (first_error.ok()) {
         first_error = i >= sent ? absl::UnavailableError("enqueue failed") : results[i];
+      }
       continue;
     }
     acked[e.stream].push_back(e.id);

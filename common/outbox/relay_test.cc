@@ -90,7 +90,7 @@ class RelayTest : public ::testing::Test {
   // A producer factory for `cluster` that reconnects quickly after an outage.
   static Relay::ProducerFactory Producers(const MockKafkaCluster& cluster,
                                           absl::Duration delivery_timeout = absl::Seconds(5)) {
-    const std::string brokers = cluster.bootstrap();
+    const std::string& brokers = cluster.bootstrap();
     return [brokers, delivery_timeout]() {
       kafka::ProducerOptions options;
       options.brokers = brokers;

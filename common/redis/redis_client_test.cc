@@ -208,6 +208,7 @@ TEST_F(RedisClientTest, ConcurrentCallersShareThePool) {
   absl::Mutex mu;
   std::vector<absl::Status> failures;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < kIncrementsPerThread; ++i) {
@@ -315,6 +316,7 @@ TEST(RedisClientFaults, IdleConnectionsFromBeforeARestartAreReplaced) {
 
   // Fill the pool: kConnections calls parked at once each open their own connection.
   std::vector<std::thread> parked;
+  parked.reserve(kConnections);
   for (int i = 0; i < kConnections; ++i) {
     parked.emplace_back([&] { EXPECT_TRUE(client->Command({"BLPOP", "wake", "20"}).ok()); });
   }

@@ -23,11 +23,15 @@
 #define ASSIGN_OR_RETURN(lhs, expr) \
   GRIDLOOP_ASSIGN_OR_RETURN_IMPL_(GRIDLOOP_STATUS_CONCAT_(gridloop_statusor_, __LINE__), lhs, expr)
 
+// `statusor` is a name being declared and `lhs` may be a declaration (`auto x`): neither
+// can be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define GRIDLOOP_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \
   auto statusor = (expr);                                    \
   if (!statusor.ok()) {                                      \
     return std::move(statusor).status();                     \
   }                                                          \
   lhs = *std::move(statusor)
+// NOLINTEND(bugprone-macro-parentheses)
 
 #endif  // GRIDLOOP_COMMON_STATUS_STATUS_MACROS_H_

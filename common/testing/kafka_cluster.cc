@@ -144,6 +144,7 @@ std::vector<kafka::Record> ReadTopic(const std::string& brokers, const std::stri
     if (partitions == 0) absl::SleepFor(absl::Milliseconds(10));
   }
   std::vector<RdKafka::TopicPartition*> assignment;
+  assignment.reserve(partitions);
   for (int32_t p = 0; p < partitions; ++p) {
     assignment.push_back(
         RdKafka::TopicPartition::create(topic, p, RdKafka::Topic::OFFSET_BEGINNING));

@@ -31,8 +31,9 @@ absl::StatusOr<AppConfig> AppConfig::FromSettings(const config::Settings& s) {
   if (c.sla_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("GRIDLOOP_SLA_INTERVAL: must be positive");
   }
-  if (c.kafka_brokers.empty())
+  if (c.kafka_brokers.empty()) {
     return absl::InvalidArgumentError("GRIDLOOP_KAFKA_BROKERS: required");
+  }
   RETURN_IF_ERROR(config::ParseHostPort(c.listen, "GRIDLOOP_LISTEN").status());
   RETURN_IF_ERROR(config::ParseHostPort(c.redis, "GRIDLOOP_REDIS").status());
   if (!c.metrics_listen.empty()) {

@@ -104,16 +104,19 @@ absl::StatusOr<Taxonomy> Taxonomy::FromCsv(absl::string_view csv) {
     if (!urgency.ok()) return bad("default_urgency", urgency.status().message());
     c.default_urgency = *urgency;
     if (!absl::ParseDuration(cols[3], &c.respond_within) ||
-        c.respond_within <= absl::ZeroDuration())
+        c.respond_within <= absl::ZeroDuration()) {
       return bad("respond_within", "not a positive duration");
-    if (!absl::ParseDuration(cols[4], &c.resolve_within) || c.resolve_within < c.respond_within)
+    }
+    if (!absl::ParseDuration(cols[4], &c.resolve_within) || c.resolve_within < c.respond_within) {
       return bad("resolve_within", "not a duration at least respond_within");
+    }
     auto handled_by = ParseHandledBy(cols[5]);
     if (!handled_by.ok()) return bad("handled_by", handled_by.status().message());
     c.handled_by = *handled_by;
     c.department = cols[6];
-    if (c.handled_by == v1::ASSIGNEE_KIND_DEPARTMENT && c.department.empty())
+    if (c.handled_by == v1::ASSIGNEE_KIND_DEPARTMENT && c.department.empty()) {
       return bad("department", "required when handled_by is department");
+    }
     out.push_back(std::move(c));
   }
   if (out.empty()) return absl::InvalidArgumentError("categories: no category defined");

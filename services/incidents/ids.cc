@@ -52,7 +52,7 @@ std::string Sha256Hex(absl::string_view data) {
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
   std::string hex;
-  hex.reserve(len * 2);
+  hex.reserve(static_cast<size_t>(len) * 2);
   for (unsigned int i = 0; i < len; ++i) absl::StrAppendFormat(&hex, "%02x", digest[i]);
   return hex;
 }

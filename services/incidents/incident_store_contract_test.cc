@@ -152,7 +152,7 @@ class RedisEnvironment : public ::testing::Environment {
   void TearDown() override { RedisBackend::StopServer(); }
 };
 
-::testing::Environment* const redis_environment =
+::testing::Environment* const kRedisEnvironment =
     ::testing::AddGlobalTestEnvironment(new RedisEnvironment);
 
 // ---------------------------------------------------------------------------------------
@@ -570,6 +570,7 @@ std::vector<std::string> Expected(const std::vector<v1::Incident>& all, const Li
     return am != bm ? am > bm : a->id() > b->id();
   });
   std::vector<std::string> ids;
+  ids.reserve(hits.size());
   for (const v1::Incident* inc : hits) ids.push_back(inc->id());
   return ids;
 }

@@ -88,6 +88,7 @@ RedisIncidentStore::RedisIncidentStore(redis::Client* redis, std::function<void(
 
 std::vector<std::string> RedisIncidentStore::OutboxStreams() {
   std::vector<std::string> out;
+  out.reserve(kShards);
   for (int s = 0; s < kShards; ++s) out.push_back(OutboxKey(s));
   return out;
 }
@@ -261,6 +262,7 @@ absl::StatusOr<std::vector<SlaDeadline>> RedisIncidentStore::DueDeadlines(absl::
                                                                           int limit) {
   if (limit <= 0) return std::vector<SlaDeadline>{};
   std::vector<std::vector<std::string>> commands;
+  commands.reserve(kShards);
   for (int s = 0; s < kShards; ++s) {
     commands.push_back({"ZRANGEBYSCORE", SlaKey(s), "-inf", absl::StrCat(absl::ToUnixMillis(now)),
                         "LIMIT", "0", absl::StrCat(limit)});

@@ -12,7 +12,7 @@ namespace {
 int64_t Utf8Length(absl::string_view s) {
   int64_t count = 0;
   for (size_t i = 0; i < s.size();) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
+    const auto c = static_cast<unsigned char>(s[i]);
     size_t len = c < 0x80           ? 1
                  : (c >> 5) == 0x6  ? 2
                  : (c >> 4) == 0xE  ? 3
@@ -45,7 +45,7 @@ absl::Status CheckText(absl::string_view field, absl::string_view text, size_t m
     return Invalid(field, absl::StrCat("at most ", max_chars, " characters (got ", chars, ")"));
   }
   for (char c : text) {
-    const unsigned char u = static_cast<unsigned char>(c);
+    const auto u = static_cast<unsigned char>(c);
     if (u < 0x20 || u == 0x7f) {
       if (multiline && (c == '\n' || c == '\t' || c == '\r')) continue;
       return Invalid(field, "contains control characters");

@@ -301,6 +301,7 @@ TEST_F(IncidentsServiceTest, SeveralReplicasFireADeadlineOnlyOnce) {
   RedisIncidentStore store(redis_.get());
   Taxonomy taxonomy = Taxonomy::Default();
   std::vector<std::unique_ptr<Incidents>> replicas;
+  replicas.reserve(4);
   for (int i = 0; i < 4; ++i) {
     replicas.push_back(std::make_unique<Incidents>(&store, &taxonomy, &clock_));
   }
@@ -317,6 +318,7 @@ TEST_F(IncidentsServiceTest, SeveralReplicasFireADeadlineOnlyOnce) {
   }
   clock_.Advance(absl::Hours(25));  // past both deadlines of every incident
   std::vector<std::thread> threads;
+  threads.reserve(replicas.size());
   std::atomic<int> fired{0};
   for (auto& r : replicas) {
     threads.emplace_back([&fired, &r] {

@@ -178,8 +178,9 @@ class Cli {
     grpc::Status s = stub_->ListIncidents(ctx.get(), req, &resp);
     if (!s.ok()) return Fail(s);
     for (const auto& inc : resp.incidents()) PrintIncident(inc);
-    if (!resp.next_page_token().empty())
+    if (!resp.next_page_token().empty()) {
       std::printf("next page: --page-token %s\n", resp.next_page_token().c_str());
+    }
     return 0;
   }
 

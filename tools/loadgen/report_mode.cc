@@ -46,6 +46,8 @@ class ReportMode final : public CallMode {
                                    [call](const grpc::Status& status) {
                                      // `done` last: the runner may tear down after it.
                                      Done done = std::move(call->done);
+                                     // A copy: `status` may be owned by the call deleted below.
+                                     // NOLINTNEXTLINE(performance-unnecessary-copy-initialization)
                                      grpc::Status result = status;
                                      delete call;
                                      done(result);
