@@ -110,6 +110,11 @@ class Server {
 // main, before any thread exists (gRPC and librdkafka start threads of their own).
 void BlockTerminationSignals();
 
+// What every service's main does first: BlockTerminationSignals(), and turn off Abseil's
+// mutex deadlock detection, a debugging aid that Debian's Abseil leaves on and that costs
+// a global lock-graph update on every contended lock in the request path.
+void PrepareProcess();
+
 }  // namespace gridloop::server
 
 #endif  // GRIDLOOP_COMMON_SERVER_SERVER_H_

@@ -25,6 +25,7 @@ absl::StatusOr<AppConfig> AppConfig::FromSettings(const config::Settings& s) {
   ASSIGN_OR_RETURN(c.delivery_timeout, s.GetDuration("delivery_timeout", c.delivery_timeout));
   ASSIGN_OR_RETURN(c.sla_interval, s.GetDuration("sla_interval", c.sla_interval));
   ASSIGN_OR_RETURN(c.drain_timeout, s.GetDuration("drain_timeout", c.drain_timeout));
+  ASSIGN_OR_RETURN(c.relay, s.GetBool("outbox_relay", c.relay));
   if (pool < 1 || pool > 1024) return absl::InvalidArgumentError("GRIDLOOP_REDIS_POOL: 1..1024");
   if (workers < 1 || workers > 1024) return absl::InvalidArgumentError("GRIDLOOP_WORKERS: 1..1024");
   if (queue < 1) return absl::InvalidArgumentError("GRIDLOOP_MAX_QUEUE: at least 1");

@@ -38,11 +38,14 @@ struct AppConfig {
   int max_queue = 10000;        // beyond this, RESOURCE_EXHAUSTED
   absl::Duration sla_interval = absl::Seconds(1);
   absl::Duration drain_timeout = absl::Seconds(20);
-  bool relay = true;  // publish the outbox (off only in tests of the outbox itself)
+  // Publish the outbox from this process. Off only for diagnosis and for tests of the
+  // outbox itself: entries then wait for a replica that publishes.
+  bool relay = true;
 
   // From flags / GRIDLOOP_* variables: listen, metrics_listen, redis, redis_pool,
   // kafka_brokers, incident_topic, kafka_linger, delivery_timeout, categories_file,
-  // workers, max_queue, sla_interval, drain_timeout. InvalidArgument names a bad one.
+  // workers, max_queue, sla_interval, drain_timeout, outbox_relay. InvalidArgument names a
+  // bad one.
   static absl::StatusOr<AppConfig> FromSettings(const config::Settings& settings);
 };
 

@@ -28,7 +28,7 @@ struct SlaDeadline {
 // The parameters a request_id was first used with, and what it returned.
 struct RequestRecord {
   std::string request_id;
-  std::string fingerprint;
+  std::string fingerprint;  // printable, without newlines (a hex digest)
 };
 
 struct EarlierResult {

@@ -149,16 +149,10 @@ absl::StatusOr<v1::Incident> Incidents::Report(const v1::ReportIncidentRequest& 
         "reporter.phone: required when the reporter is not a registered resident (回访 needs it)");
   }
 
+  // No separate look-up of the request_id: the write checks it atomically and hands back
+  // the first result, so a report costs one round trip to the store.
   const int shard = ShardOfRequest(req.request_id());
   const std::string fingerprint = Fingerprint("ReportIncident", req);
-  ASSIGN_OR_RETURN(std::optional<EarlierResult> earlier,
-                   store_->FindRequest(shard, req.request_id()));
-  if (earlier.has_value()) {
-    if (earlier->fingerprint != fingerprint) {
-      return absl::InvalidArgumentError("request_id: already used for a different request");
-    }
-    return ForCaller(std::move(earlier->incident), caller);
-  }
 
   const absl::Time now = clock_->Now();
   v1::Incident inc;
@@ -197,7 +191,7 @@ absl::StatusOr<v1::Incident> Incidents::Report(const v1::ReportIncidentRequest& 
   w.schedule = {DeadlineOf(inc, "respond"), DeadlineOf(inc, "resolve")};
 
   ASSIGN_OR_RETURN(WriteResult result, store_->Write(w));
-  if (result.earlier.has_value()) {  // a concurrent identical request won the race
+  if (result.earlier.has_value()) {  // a repeat, or a concurrent identical request that won
     if (result.earlier->fingerprint != fingerprint) {
       return absl::InvalidArgumentError("request_id: already used for a different request");
     }

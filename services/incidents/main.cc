@@ -9,7 +9,7 @@
 
 int main(int argc, char** argv) {
   // Before any thread exists, so the server's signal thread is the only one to see them.
-  gridloop::server::BlockTerminationSignals();
+  gridloop::server::PrepareProcess();
   gridloop::log::SetService("incidents");
 
   absl::StatusOr<gridloop::config::Settings> settings =

@@ -46,7 +46,6 @@ std::string RequestKey(int shard, absl::string_view rid) {
   return absl::StrCat(Tag(shard), "req:", rid);
 }
 std::string TimeKey(int shard) { return absl::StrCat(Tag(shard), "time"); }
-std::string MetaKey(int shard) { return absl::StrCat(Tag(shard), "meta"); }
 std::string SlaKey(int shard) { return absl::StrCat(Tag(shard), "sla"); }
 std::string OutboxKey(int shard) { return absl::StrCat(Tag(shard), "outbox"); }
 
@@ -123,11 +122,14 @@ absl::StatusOr<v1::Incident> RedisIncidentStore::Get(absl::string_view id, bool 
 
 absl::StatusOr<std::optional<EarlierResult>> RedisIncidentStore::FindRequest(
     int shard, absl::string_view request_id) {
-  ASSIGN_OR_RETURN(Reply r, redis_->Command({"HMGET", RequestKey(shard, request_id), "f", "r"}));
-  if (r.elements.size() != 2 || r.elements[0].is_nil()) return std::nullopt;
+  ASSIGN_OR_RETURN(Reply r, redis_->Command({"GET", RequestKey(shard, request_id)}));
+  if (r.is_nil()) return std::nullopt;
+  // "<fingerprint>\n<first result>", as commit.lua writes it.
+  const size_t nl = r.str.find('\n');
+  if (nl == std::string::npos) return Corrupt("request record");
   EarlierResult earlier;
-  earlier.fingerprint = r.elements[0].str;
-  ASSIGN_OR_RETURN(earlier.incident, ParseIncident(r.elements[1].str));
+  earlier.fingerprint = r.str.substr(0, nl);
+  ASSIGN_OR_RETURN(earlier.incident, ParseIncident(r.str.substr(nl + 1)));
   return earlier;
 }
 
@@ -139,7 +141,6 @@ absl::StatusOr<WriteResult> RedisIncidentStore::Write(const IncidentWrite& w) {
       HistoryKey(shard, id),
       RequestKey(shard, w.request.has_value() ? w.request->request_id : ""),
       TimeKey(shard),
-      MetaKey(shard),
       SlaKey(shard),
       OutboxKey(shard)};
   std::vector<std::string> args = {absl::StrCat(w.expected_version),
@@ -214,7 +215,7 @@ absl::StatusOr<ListPage> RedisIncidentStore::List(const ListQuery& q) {
   std::optional<ListCursor> cutoff;  // the newest position a non-exhausted shard stopped at
   for (int shard = 0; shard < kShards; ++shard) {
     ASSIGN_OR_RETURN(Reply r,
-                     redis_->Eval(ListScript(), {TimeKey(shard), MetaKey(shard)},
+                     redis_->Eval(ListScript(), {TimeKey(shard)},
                                   {max_arg, min_arg, cursor_id, q.region_prefix, statuses, kind,
                                    q.assignee_id, absl::StrCat(q.page_size), absl::StrCat(kScanCap),
                                    absl::StrCat(Tag(shard), "i:")}));

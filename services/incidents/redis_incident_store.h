@@ -12,11 +12,11 @@ namespace gridloop::incidents {
 
 // The incident store on Redis. Keys of shard `ss` (two hex digits) share the hash tag
 // `{ss}`, i.e. one Cluster slot:
-//   inc:{ss}:i:<id>        hash  v = version, d = Incident bytes (without history)
+//   inc:{ss}:i:<id>        hash  v = version, d = Incident bytes (without history),
+//                                m = "status|assignee kind|region|assignee id" (list filters)
 //   inc:{ss}:h:<id>        list  HistoryEntry bytes, oldest first
-//   inc:{ss}:req:<rid>     hash  f = fingerprint, r = first result; expires
+//   inc:{ss}:req:<rid>     string  "<fingerprint>\n<first result>"; expires
 //   inc:{ss}:time          zset  id by reported_at (ms)
-//   inc:{ss}:meta          hash  id -> "status|assignee kind|region|assignee id" (filters)
 //   inc:{ss}:sla           zset  "<id>|<kind>|<due ms>" by due (ms)
 //   inc:{ss}:outbox        stream  k = incident id, v = IncidentEvent bytes
 // Thread-safe (the client is a pool).

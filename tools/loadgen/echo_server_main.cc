@@ -28,7 +28,7 @@ int Fail(const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  gridloop::server::BlockTerminationSignals();
+  gridloop::server::PrepareProcess();
   gridloop::log::SetService("echo");
 
   absl::StatusOr<gridloop::config::Settings> settings =

@@ -1,7 +1,8 @@
 -- One shard's share of a ListIncidents page: walks the shard's time index newest first
 -- and keeps the incidents whose meta matches the filters.
 --
--- KEYS: 1 time index  2 meta index  3.. not used (records are read by key prefix ARGV[10])
+-- KEYS: 1 time index (records are read by key prefix ARGV[10]; on a cluster they share
+--       the index's slot)
 -- ARGV: 1 max score (inclusive)  2 min score (inclusive)  3 cursor id ("" = none; skips
 --       members at score ARGV[1] whose id >= it)  4 region prefix  5 statuses (",a,b," or "")
 --       6 assignee kind ("" = any)  7 assignee id ("" = any)  8 limit  9 scan cap
@@ -35,7 +36,7 @@ while true do
     if not skip then
       scanned = scanned + 1
       last_score, last_id = score, id
-      local meta = redis.call('HGET', KEYS[2], id)
+      local meta = redis.call('HGET', ARGV[10] .. id, 'm')
       if meta then
         -- meta: status|kind|region|assignee id
         local st, k, region, who = string.match(meta, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
