@@ -20,15 +20,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/log/log.h"
+#include "common/redis/internal/reply.h"
 #include "common/status/status_macros.h"
 
 namespace gridloop::redis {
-namespace {
-
-// Error-reply kinds that describe the server's state, not the command: the same command
-// may succeed later (after loading, a script timeout, a failover, a resharding).
-constexpr absl::string_view kTransientErrors[] = {"LOADING",  "BUSY",     "MASTERDOWN",
-                                                  "READONLY", "TRYAGAIN", "CLUSTERDOWN"};
+namespace internal {
 
 Reply CopyReply(const redisReply& r) {
   Reply out;
@@ -60,6 +56,17 @@ Reply CopyReply(const redisReply& r) {
   }
   return out;
 }
+
+}  // namespace internal
+
+namespace {
+
+using internal::CopyReply;
+
+// Error-reply kinds that describe the server's state, not the command: the same command
+// may succeed later (after loading, a script timeout, a failover, a resharding).
+constexpr absl::string_view kTransientErrors[] = {"LOADING",  "BUSY",     "MASTERDOWN",
+                                                  "READONLY", "TRYAGAIN", "CLUSTERDOWN"};
 
 // Owns one hiredis reply; hiredis hands them out as void*.
 struct ReplyDeleter {

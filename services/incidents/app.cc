@@ -19,6 +19,8 @@ absl::StatusOr<AppConfig> AppConfig::FromSettings(const config::Settings& s) {
   c.topic = s.Get("incident_topic", c.topic);
   c.categories_file = s.Get("categories_file", "");
   ASSIGN_OR_RETURN(int64_t pool, s.GetInt("redis_pool", c.redis_pool));
+  ASSIGN_OR_RETURN(int64_t async_conns,
+                   s.GetInt("redis_async_connections", c.redis_async_connections));
   ASSIGN_OR_RETURN(int64_t workers, s.GetInt("workers", c.workers));
   ASSIGN_OR_RETURN(int64_t queue, s.GetInt("max_queue", c.max_queue));
   ASSIGN_OR_RETURN(c.kafka_linger, s.GetDuration("kafka_linger", c.kafka_linger));
@@ -27,6 +29,9 @@ absl::StatusOr<AppConfig> AppConfig::FromSettings(const config::Settings& s) {
   ASSIGN_OR_RETURN(c.drain_timeout, s.GetDuration("drain_timeout", c.drain_timeout));
   ASSIGN_OR_RETURN(c.relay, s.GetBool("outbox_relay", c.relay));
   if (pool < 1 || pool > 1024) return absl::InvalidArgumentError("GRIDLOOP_REDIS_POOL: 1..1024");
+  if (async_conns < 1 || async_conns > 64) {
+    return absl::InvalidArgumentError("GRIDLOOP_REDIS_ASYNC_CONNECTIONS: 1..64");
+  }
   if (workers < 1 || workers > 1024) return absl::InvalidArgumentError("GRIDLOOP_WORKERS: 1..1024");
   if (queue < 1) return absl::InvalidArgumentError("GRIDLOOP_MAX_QUEUE: at least 1");
   if (c.sla_interval <= absl::ZeroDuration()) {
@@ -41,6 +46,7 @@ absl::StatusOr<AppConfig> AppConfig::FromSettings(const config::Settings& s) {
     RETURN_IF_ERROR(config::ParseHostPort(c.metrics_listen, "GRIDLOOP_METRICS_LISTEN").status());
   }
   c.redis_pool = static_cast<int>(pool);
+  c.redis_async_connections = static_cast<int>(async_conns);
   c.workers = static_cast<int>(workers);
   c.max_queue = static_cast<int>(queue);
   return c;
@@ -66,6 +72,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
   ropts.port = redis_addr.port;
   ropts.pool_size = config.redis_pool;
   ASSIGN_OR_RETURN(app->redis_, redis::Connect(ropts));
+  redis::Options async_opts = ropts;
+  async_opts.pool_size = config.redis_async_connections;
+  ASSIGN_OR_RETURN(app->async_redis_, redis::AsyncClient::Start(async_opts));
 
   if (config.relay) {
     outbox::RelayOptions relay_opts;
@@ -80,10 +89,12 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
   }
   outbox::Relay* relay = app->relay_.get();
   app->store_ = std::make_unique<RedisIncidentStore>(
-      app->redis_.get(), relay == nullptr ? std::function<void()>() : [relay] { relay->Notify(); });
+      app->redis_.get(), app->async_redis_.get(),
+      relay == nullptr ? std::function<void()>() : [relay] { relay->Notify(); });
   app->incidents_ = std::make_unique<Incidents>(app->store_.get(), &app->taxonomy_, clock);
   app->executor_ = std::make_unique<server::Executor>(config.workers, config.max_queue);
-  app->grpc_ = std::make_unique<IncidentGrpc>(app->incidents_.get(), app->executor_.get());
+  app->grpc_ =
+      std::make_unique<IncidentGrpc>(app->incidents_.get(), app->executor_.get(), config.max_queue);
   app->metrics_ = std::make_unique<server::Metrics>();
 
   Incidents* incidents = app->incidents_.get();

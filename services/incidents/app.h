@@ -9,6 +9,7 @@
 #include "common/clock/clock.h"
 #include "common/config/config.h"
 #include "common/outbox/relay.h"
+#include "common/redis/async_client.h"
 #include "common/redis/redis_client.h"
 #include "common/server/executor.h"
 #include "common/server/metrics.h"
@@ -29,6 +30,7 @@ struct AppConfig {
   std::string metrics_listen;  // empty = no metrics endpoint
   std::string redis = "127.0.0.1:6379";
   int redis_pool = 32;
+  int redis_async_connections = 2;  // the asynchronous client's, for reports
   std::string kafka_brokers = "127.0.0.1:9092";
   std::string topic = kIncidentEventsTopic;
   absl::Duration kafka_linger = absl::Milliseconds(5);
@@ -43,6 +45,7 @@ struct AppConfig {
   bool relay = true;
 
   // From flags / GRIDLOOP_* variables: listen, metrics_listen, redis, redis_pool,
+  // redis_async_connections,
   // kafka_brokers, incident_topic, kafka_linger, delivery_timeout, categories_file,
   // workers, max_queue, sla_interval, drain_timeout, outbox_relay. InvalidArgument names a
   // bad one.
@@ -70,6 +73,7 @@ class App {
   App() = default;
 
   std::unique_ptr<redis::Client> redis_;
+  std::unique_ptr<redis::AsyncClient> async_redis_;
   Taxonomy taxonomy_ = Taxonomy::Default();
   std::unique_ptr<outbox::Relay> relay_;
   std::unique_ptr<RedisIncidentStore> store_;

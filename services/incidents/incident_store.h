@@ -2,8 +2,10 @@
 #define GRIDLOOP_SERVICES_INCIDENTS_INCIDENT_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -93,6 +95,14 @@ class IncidentStore {
   // AlreadyExists when a new record's id is taken; FailedPrecondition when `fired` is no
   // longer watched (another replica fired it).
   virtual absl::StatusOr<WriteResult> Write(const IncidentWrite& w) = 0;
+
+  // Write without blocking the calling thread: `done` runs exactly once, possibly on
+  // another thread, and must not block. The default runs Write() on the calling thread.
+  using WriteCallback = std::function<void(absl::StatusOr<WriteResult>)>;
+  virtual void WriteAsync(const IncidentWrite& w, WriteCallback done) {
+    WriteCallback callback = std::move(done);
+    callback(Write(w));
+  }
 
   // One page of incidents matching `q`.
   virtual absl::StatusOr<ListPage> List(const ListQuery& q) = 0;

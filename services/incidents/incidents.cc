@@ -126,8 +126,8 @@ v1::Incident Incidents::ForCaller(v1::Incident incident, const Caller& caller) {
   return incident;
 }
 
-absl::StatusOr<v1::Incident> Incidents::Report(const v1::ReportIncidentRequest& req,
-                                               const Caller& caller) {
+absl::StatusOr<Incidents::PreparedReport> Incidents::PrepareReport(
+    const v1::ReportIncidentRequest& req, const Caller& caller) const {
   RETURN_IF_ERROR(ValidateReport(req, *taxonomy_));
   const Category& category = *taxonomy_->Find(req.category());
 
@@ -190,14 +190,40 @@ absl::StatusOr<v1::Incident> Incidents::Report(const v1::ReportIncidentRequest& 
   w.request = RequestRecord{req.request_id(), fingerprint};
   w.schedule = {DeadlineOf(inc, "respond"), DeadlineOf(inc, "resolve")};
 
-  ASSIGN_OR_RETURN(WriteResult result, store_->Write(w));
-  if (result.earlier.has_value()) {  // a repeat, or a concurrent identical request that won
-    if (result.earlier->fingerprint != fingerprint) {
+  return PreparedReport{std::move(w), fingerprint};
+}
+
+absl::StatusOr<v1::Incident> Incidents::CompleteReport(const PreparedReport& prepared,
+                                                       absl::StatusOr<WriteResult> written,
+                                                       const Caller& caller) {
+  if (!written.ok()) return written.status();
+  if (written->earlier.has_value()) {  // a repeat, or a concurrent identical request that won
+    if (written->earlier->fingerprint != prepared.fingerprint) {
       return absl::InvalidArgumentError("request_id: already used for a different request");
     }
-    return ForCaller(std::move(result.earlier->incident), caller);
+    return ForCaller(std::move(written->earlier->incident), caller);
   }
-  return ForCaller(std::move(inc), caller);
+  return ForCaller(prepared.write.incident, caller);
+}
+
+absl::StatusOr<v1::Incident> Incidents::Report(const v1::ReportIncidentRequest& req,
+                                               const Caller& caller) {
+  ASSIGN_OR_RETURN(PreparedReport prepared, PrepareReport(req, caller));
+  return CompleteReport(prepared, store_->Write(prepared.write), caller);
+}
+
+void Incidents::ReportAsync(const v1::ReportIncidentRequest& req, const Caller& caller,
+                            IncidentCallback done) {
+  absl::StatusOr<PreparedReport> prepared = PrepareReport(req, caller);
+  if (!prepared.ok()) {
+    done(prepared.status());
+    return;
+  }
+  auto kept = std::make_shared<PreparedReport>(*std::move(prepared));
+  store_->WriteAsync(kept->write,
+                     [kept, caller, done = std::move(done)](absl::StatusOr<WriteResult> written) {
+                       done(CompleteReport(*kept, std::move(written), caller));
+                     });
 }
 
 absl::StatusOr<v1::Incident> Incidents::Get(absl::string_view id, const Caller& caller) {

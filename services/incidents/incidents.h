@@ -34,6 +34,13 @@ class Incidents {
   // first result and writes nothing.
   absl::StatusOr<v1::Incident> Report(const v1::ReportIncidentRequest& req, const Caller& caller);
 
+  // Report without blocking: validation runs on the calling thread (CPU only), the write
+  // through the store's WriteAsync, and `done` runs once with what Report would return,
+  // possibly on another thread. `done` must not block.
+  using IncidentCallback = std::function<void(absl::StatusOr<v1::Incident>)>;
+  void ReportAsync(const v1::ReportIncidentRequest& req, const Caller& caller,
+                   IncidentCallback done);
+
   // The incident with its full history. NotFound when unknown (or malformed id).
   absl::StatusOr<v1::Incident> Get(absl::string_view id, const Caller& caller);
 
@@ -70,6 +77,18 @@ class Incidents {
                                       absl::string_view request_id, absl::string_view incident_id,
                                       int64_t expected_version, const Caller& caller,
                                       const MakeChange& make_change);
+
+  // A validated report, ready to be written.
+  struct PreparedReport {
+    IncidentWrite write;
+    std::string fingerprint;
+  };
+  absl::StatusOr<PreparedReport> PrepareReport(const v1::ReportIncidentRequest& req,
+                                               const Caller& caller) const;
+  // What the caller gets once the write of `prepared` finished with `written`.
+  static absl::StatusOr<v1::Incident> CompleteReport(const PreparedReport& prepared,
+                                                     absl::StatusOr<WriteResult> written,
+                                                     const Caller& caller);
 
   // What `caller` may see of `incident` (the reporter's phone is masked for non-staff).
   static v1::Incident ForCaller(v1::Incident incident, const Caller& caller);

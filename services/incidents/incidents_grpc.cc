@@ -8,8 +8,9 @@
 
 namespace gridloop::incidents {
 
-IncidentGrpc::IncidentGrpc(Incidents* incidents, server::Executor* executor)
-    : incidents_(incidents), executor_(executor) {}
+IncidentGrpc::IncidentGrpc(Incidents* incidents, server::Executor* executor,
+                           int max_reports_in_flight)
+    : incidents_(incidents), executor_(executor), max_reports_in_flight_(max_reports_in_flight) {}
 
 template <typename Work>
 grpc::ServerUnaryReactor* IncidentGrpc::Run(grpc::CallbackServerContext* ctx, Work work) {
@@ -47,11 +48,26 @@ absl::Status Into(Result result, v1::IncidentResponse* resp) {
 
 }  // namespace
 
+// The hot path: validated on the callback thread (CPU only, no I/O) and written through
+// the asynchronous Redis client, so no thread sleeps on the round trip and concurrent
+// reports share the connection's writes. In-flight reports are bounded like the
+// executor's queue.
 grpc::ServerUnaryReactor* IncidentGrpc::ReportIncident(grpc::CallbackServerContext* ctx,
                                                        const v1::ReportIncidentRequest* req,
                                                        v1::IncidentResponse* resp) {
-  return Run(
-      ctx, [this, req, resp](const Caller& c) { return Into(incidents_->Report(*req, c), resp); });
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (reports_in_flight_.fetch_add(1) >= max_reports_in_flight_) {
+    reports_in_flight_.fetch_sub(1);
+    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 "incidents service is at capacity; retry with backoff"));
+    return reactor;
+  }
+  incidents_->ReportAsync(*req, CallerOf(*ctx),
+                          [this, reactor, resp](absl::StatusOr<v1::Incident> inc) {
+                            reports_in_flight_.fetch_sub(1);
+                            reactor->Finish(ToGrpcStatus(Into(std::move(inc), resp)));
+                          });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* IncidentGrpc::GetIncident(grpc::CallbackServerContext* ctx,

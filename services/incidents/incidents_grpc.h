@@ -1,6 +1,8 @@
 #ifndef GRIDLOOP_SERVICES_INCIDENTS_INCIDENTS_GRPC_H_
 #define GRIDLOOP_SERVICES_INCIDENTS_INCIDENTS_GRPC_H_
 
+#include <atomic>
+
 #include "common/server/executor.h"
 #include "gridloop/v1/incidents.grpc.pb.h"
 #include "services/incidents/incidents.h"
@@ -13,8 +15,9 @@ namespace gridloop::incidents {
 // a call whose deadline passed while queued is not started.
 class IncidentGrpc final : public v1::IncidentService::CallbackService {
  public:
-  // `incidents` and `executor` must outlive this service.
-  IncidentGrpc(Incidents* incidents, server::Executor* executor);
+  // `incidents` and `executor` must outlive this service. Beyond
+  // `max_reports_in_flight` concurrent reports, ReportIncident is RESOURCE_EXHAUSTED.
+  IncidentGrpc(Incidents* incidents, server::Executor* executor, int max_reports_in_flight = 10000);
 
   grpc::ServerUnaryReactor* ReportIncident(grpc::CallbackServerContext* ctx,
                                            const v1::ReportIncidentRequest* req,
@@ -54,6 +57,8 @@ class IncidentGrpc final : public v1::IncidentService::CallbackService {
 
   Incidents* const incidents_;
   server::Executor* const executor_;
+  const int max_reports_in_flight_;
+  std::atomic<int> reports_in_flight_{0};
 };
 
 }  // namespace gridloop::incidents

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <memory>
 #include <tuple>
 #include <utility>
 
@@ -85,6 +86,10 @@ int ShardOrDie(absl::string_view id) {
 RedisIncidentStore::RedisIncidentStore(redis::Client* redis, std::function<void()> on_write)
     : redis_(redis), on_write_(std::move(on_write)) {}
 
+RedisIncidentStore::RedisIncidentStore(redis::Client* redis, redis::AsyncClient* async,
+                                       std::function<void()> on_write)
+    : redis_(redis), async_(async), on_write_(std::move(on_write)) {}
+
 std::vector<std::string> RedisIncidentStore::OutboxStreams() {
   std::vector<std::string> out;
   out.reserve(kShards);
@@ -133,7 +138,10 @@ absl::StatusOr<std::optional<EarlierResult>> RedisIncidentStore::FindRequest(
   return earlier;
 }
 
-absl::StatusOr<WriteResult> RedisIncidentStore::Write(const IncidentWrite& w) {
+namespace {
+
+// The keys and arguments of commit.lua for `w`.
+std::pair<std::vector<std::string>, std::vector<std::string>> CommitCall(const IncidentWrite& w) {
   const std::string& id = w.incident.id();
   const int shard = ShardOrDie(id);
   std::vector<std::string> keys = {
@@ -160,7 +168,40 @@ absl::StatusOr<WriteResult> RedisIncidentStore::Write(const IncidentWrite& w) {
     args.push_back(absl::StrCat(absl::ToUnixMillis(d.due)));
     args.push_back(SlaMember(d));
   }
+  return {std::move(keys), std::move(args)};
+}
+
+}  // namespace
+
+absl::StatusOr<WriteResult> RedisIncidentStore::Write(const IncidentWrite& w) {
+  auto [keys, args] = CommitCall(w);
   ASSIGN_OR_RETURN(Reply r, redis_->Eval(CommitScript(), std::move(keys), std::move(args)));
+  return CommitOutcome(w, r);
+}
+
+void RedisIncidentStore::WriteAsync(const IncidentWrite& w, WriteCallback done) {
+  if (async_ == nullptr) {
+    done(Write(w));
+    return;
+  }
+  auto [keys, args] = CommitCall(w);
+  // The callback outlives this call: it keeps what CommitOutcome reads of `w`.
+  auto kept = std::make_shared<IncidentWrite>();
+  kept->incident.set_id(w.incident.id());
+  kept->expected_version = w.expected_version;
+  async_->Eval(CommitScript(), std::move(keys), std::move(args),
+               [this, kept, done = std::move(done)](absl::StatusOr<Reply> r) {
+                 if (!r.ok()) {
+                   done(r.status());
+                   return;
+                 }
+                 done(CommitOutcome(*kept, *r));
+               });
+}
+
+absl::StatusOr<WriteResult> RedisIncidentStore::CommitOutcome(const IncidentWrite& w,
+                                                              const Reply& r) {
+  const std::string& id = w.incident.id();
   if (r.elements.empty()) return Corrupt("commit reply");
   const std::string& outcome = r.elements[0].str;
   if (outcome == "ok") {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/redis/async_client.h"
 #include "common/redis/redis_client.h"
 #include "services/incidents/incident_store.h"
 
@@ -25,11 +26,15 @@ class RedisIncidentStore final : public IncidentStore {
   // `redis` must outlive the store. `on_write` (may be empty) runs after every accepted
   // write, on the writing thread: it wakes the outbox relay.
   explicit RedisIncidentStore(redis::Client* redis, std::function<void()> on_write = nullptr);
+  // As above, with `async` (outliving the store) for WriteAsync, the hot path of reports.
+  RedisIncidentStore(redis::Client* redis, redis::AsyncClient* async,
+                     std::function<void()> on_write);
 
   absl::StatusOr<v1::Incident> Get(absl::string_view id, bool with_history) override;
   absl::StatusOr<std::optional<EarlierResult>> FindRequest(int shard,
                                                            absl::string_view request_id) override;
   absl::StatusOr<WriteResult> Write(const IncidentWrite& w) override;
+  void WriteAsync(const IncidentWrite& w, WriteCallback done) override;
   absl::StatusOr<ListPage> List(const ListQuery& q) override;
   absl::StatusOr<std::vector<SlaDeadline>> DueDeadlines(absl::Time now, int limit) override;
   absl::Status DropDeadline(const SlaDeadline& deadline) override;
@@ -38,7 +43,10 @@ class RedisIncidentStore final : public IncidentStore {
   static std::vector<std::string> OutboxStreams();
 
  private:
+  absl::StatusOr<WriteResult> CommitOutcome(const IncidentWrite& w, const redis::Reply& r);
+
   redis::Client* const redis_;
+  redis::AsyncClient* const async_ = nullptr;
   const std::function<void()> on_write_;
 };
 

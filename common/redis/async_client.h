@@ -1,0 +1,58 @@
+#ifndef GRIDLOOP_COMMON_REDIS_ASYNC_CLIENT_H_
+#define GRIDLOOP_COMMON_REDIS_ASYNC_CLIENT_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/redis/redis_client.h"
+
+namespace gridloop::redis {
+
+// Redis without a blocked thread per call, for the hot write path. One I/O thread owns
+// `options.pool_size` connections (hiredis's asynchronous API on epoll); callers hand
+// commands over and get the reply through a callback on that thread. Commands issued
+// while others are in flight go out together, so concurrent callers share write(2)s and
+// Redis's own batching instead of each paying a sleep and a wake-up.
+//
+// Replies on one connection come in order; commands are spread over the connections
+// round-robin, so two commands from one caller may complete in either order.
+//
+// Failure: a connection error, or a command without a reply after
+// `options.command_timeout`, fails every command in flight on that connection with
+// Unavailable and the connection is made anew for the next command. Error replies map as
+// in Client (StatusFromErrorReply). Thread-safe.
+class AsyncClient {
+ public:
+  // Runs exactly once, on the I/O thread: it must not block (hand work elsewhere).
+  using Callback = std::function<void(absl::StatusOr<Reply>)>;
+
+  // Starts the I/O thread; connections are made on first use. InvalidArgument for bad
+  // options, Internal if the thread's epoll cannot be set up.
+  static absl::StatusOr<std::unique_ptr<AsyncClient>> Start(const Options& options);
+
+  // Fails every command not yet answered with Unavailable, then stops the thread.
+  ~AsyncClient();
+
+  AsyncClient(const AsyncClient&) = delete;
+  AsyncClient& operator=(const AsyncClient&) = delete;
+
+  void Command(std::vector<std::string> argv, Callback done);
+
+  // EVALSHA; on NOSCRIPT the script is loaded and run once more on the same connection.
+  // `script` must outlive the call (scripts are process-wide constants).
+  void Eval(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
+            Callback done);
+
+  class Impl;
+
+ private:
+  explicit AsyncClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gridloop::redis
+
+#endif  // GRIDLOOP_COMMON_REDIS_ASYNC_CLIENT_H_
