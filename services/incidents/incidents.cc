@@ -292,34 +292,43 @@ absl::StatusOr<v1::Incident> Incidents::Mutate(absl::string_view method,
   if (!shard.has_value()) return NotFound(incident_id);
 
   const std::string fingerprint = Fingerprint(method, req);
-  ASSIGN_OR_RETURN(std::optional<EarlierResult> earlier, store_->FindRequest(*shard, request_id));
-  if (earlier.has_value()) {
+  // The write checks the request_id atomically, so the happy path needs no look-up of its
+  // own. A repeat of a request that already took effect usually finds the incident moved
+  // on, so any refusal first asks whether this request_id has a first result to return.
+  auto earlier_or = [&](absl::Status refusal) -> absl::StatusOr<v1::Incident> {
+    ASSIGN_OR_RETURN(std::optional<EarlierResult> earlier, store_->FindRequest(*shard, request_id));
+    if (!earlier.has_value()) return refusal;
     if (earlier->fingerprint != fingerprint) {
       return absl::InvalidArgumentError("request_id: already used for a different request");
     }
     return ForCaller(std::move(earlier->incident), caller);
-  }
+  };
 
   for (int attempt = 0;; ++attempt) {
-    ASSIGN_OR_RETURN(v1::Incident current, store_->Get(incident_id, /*with_history=*/false));
-    if (expected_version != 0 && current.version() != expected_version) {
-      return absl::AbortedError(absl::StrCat("incident ", current.id(), " is at version ",
-                                             current.version(), ", not ", expected_version));
+    absl::StatusOr<v1::Incident> current = store_->Get(incident_id, /*with_history=*/false);
+    if (!current.ok()) return current.status();
+    if (expected_version != 0 && current->version() != expected_version) {
+      return earlier_or(
+          absl::AbortedError(absl::StrCat("incident ", current->id(), " is at version ",
+                                          current->version(), ", not ", expected_version)));
     }
-    ASSIGN_OR_RETURN(Change change, make_change(current));
-    change.at = clock_->Now();
-    change.actor_id = caller.person_id;
-    change.actor_role = std::string(RoleName(caller.role));
-    ASSIGN_OR_RETURN(v1::Incident next, ApplyChange(current, change));
+    absl::StatusOr<Change> change = make_change(*current);
+    if (!change.ok()) return earlier_or(change.status());
+    change->at = clock_->Now();
+    change->actor_id = caller.person_id;
+    change->actor_role = std::string(RoleName(caller.role));
+    absl::StatusOr<v1::Incident> applied = ApplyChange(*current, *change);
+    if (!applied.ok()) return earlier_or(applied.status());
+    v1::Incident& next = *applied;
 
     IncidentWrite w;
     w.history = next.history(next.history_size() - 1);
     next.clear_history();
     w.incident = next;
-    w.expected_version = current.version();
-    w.event = MakeEvent(next, change.event, change.at, change.actor_id, change.actor_role, "");
+    w.expected_version = current->version();
+    w.event = MakeEvent(next, change->event, change->at, change->actor_id, change->actor_role, "");
     w.request = RequestRecord{std::string(request_id), fingerprint};
-    if (change.event == v1::INCIDENT_EVENT_TYPE_REOPENED) {
+    if (change->event == v1::INCIDENT_EVENT_TYPE_REOPENED) {
       w.schedule = {DeadlineOf(next, "respond"), DeadlineOf(next, "resolve")};
     }
     absl::StatusOr<WriteResult> result = store_->Write(w);

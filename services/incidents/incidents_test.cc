@@ -112,6 +112,28 @@ TEST_F(IncidentsTest, RepeatedRequestIdReturnsTheFirstResultWithoutASecondEvent)
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(IncidentsTest, ARepeatedLifecycleRequestReturnsItsFirstResultEvenAfterTheStateMoved) {
+  v1::Incident inc = MustAssign(MustReport("repeat"), "w1");
+  v1::Incident accepted = MustAccept(inc, "w1");
+  MustResolve(accepted, "w1");
+  // The same accept again: the incident is resolved now, but the caller gets what the
+  // first accept returned, and nothing is written.
+  const size_t events = store_.events().size();
+  v1::AcceptAssignmentRequest again;
+  again.set_request_id("accept-" + inc.id());
+  again.set_incident_id(inc.id());
+  again.set_assignee_id("w1");
+  auto replay = incidents_.Accept(again, Worker("w1"));
+  ASSERT_TRUE(replay.ok()) << replay.status();
+  EXPECT_EQ(replay->status(), v1::INCIDENT_STATUS_IN_PROGRESS);
+  EXPECT_EQ(replay->version(), accepted.version());
+  EXPECT_EQ(store_.events().size(), events);
+  // The same request_id for another change is the caller's mistake.
+  again.set_assignee_id("w2");
+  EXPECT_EQ(incidents_.Accept(again, Caller{"ops", Role::kOperator, ""}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(IncidentsTest, TheWholeLoopClosesWithGapFreeVersions) {
   v1::Incident inc = MustReport("loop");
   inc = MustAssign(inc, "w1");
