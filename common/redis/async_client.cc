@@ -27,8 +27,8 @@ namespace {
 
 struct Conn;
 
-// One command from hand-over to callback. Owned by the queue, then by hiredis (as the
-// reply callback's privdata), then by OnReply.
+// One command from hand-over to callback. Owned by the submitter, then by hiredis (as the
+// reply callback's privdata), then by OnReply, then by the completion list.
 struct Pending {
   std::vector<std::string> argv;
   AsyncClient::Callback done;
@@ -37,59 +37,89 @@ struct Pending {
   Conn* conn = nullptr;
   absl::Time sent_at;
   std::list<Pending*>::iterator in_flight;
+  absl::StatusOr<Reply> result;  // filled in under the lock, handed to `done` outside it
 };
+
+using Completions = std::vector<std::unique_ptr<Pending>>;
 
 struct Conn {
   redisAsyncContext* ac = nullptr;
   int epoll_fd = -1;
-  uint32_t events = 0;
+  bool connected = false;  // the TCP connect finished: commands may be written directly
+  bool want_read = false;  // what hiredis asks for...
+  bool want_write = false;
+  bool write_blocked = false;      // the socket took less than was written: wait for EPOLLOUT
+  uint32_t registered_events = 0;  // ...and what epoll has, brought in line by Sync
   bool registered = false;
   bool timed_out = false;
-  std::list<Pending*> in_flight;  // oldest first
+  std::list<Pending*> in_flight;       // oldest first
+  Completions* completions = nullptr;  // where OnReply puts finished commands
 
-  void Watch(uint32_t flag, bool on) {
-    const uint32_t old = events;
-    events = on ? (events | flag) : (events & ~flag);
-    if (ac == nullptr || (events == old && registered)) return;
+  // hiredis toggles write interest around every write; epoll is told only when the
+  // wanted set differs from what it has, so a write that completes at once costs no
+  // epoll_ctl. Output held back behind replies still due (see Submit) needs no EPOLLOUT:
+  // the I/O thread writes it when it reads those replies.
+  void Sync() {
+    if (ac == nullptr) return;
+    const bool out = want_write && (!connected || write_blocked);
+    const uint32_t want = (want_read ? EPOLLIN : 0u) | (out ? EPOLLOUT : 0u);
+    if (registered && want == registered_events) return;
     epoll_event ev{};
-    ev.events = events;
+    ev.events = want;
     ev.data.ptr = this;
-    if (!registered) {
-      epoll_ctl(epoll_fd, EPOLL_CTL_ADD, ac->c.fd, &ev);
-      registered = true;
-    } else {
-      epoll_ctl(epoll_fd, EPOLL_CTL_MOD, ac->c.fd, &ev);
-    }
+    epoll_ctl(epoll_fd, registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, ac->c.fd, &ev);
+    registered = true;
+    registered_events = want;
   }
 };
 
-void AddRead(void* p) { static_cast<Conn*>(p)->Watch(EPOLLIN, true); }
-void DelRead(void* p) { static_cast<Conn*>(p)->Watch(EPOLLIN, false); }
-void AddWrite(void* p) { static_cast<Conn*>(p)->Watch(EPOLLOUT, true); }
-void DelWrite(void* p) { static_cast<Conn*>(p)->Watch(EPOLLOUT, false); }
+void AddRead(void* p) { static_cast<Conn*>(p)->want_read = true; }
+void DelRead(void* p) { static_cast<Conn*>(p)->want_read = false; }
+void AddWrite(void* p) { static_cast<Conn*>(p)->want_write = true; }
+void DelWrite(void* p) { static_cast<Conn*>(p)->want_write = false; }
 void Cleanup(void* p) {
   auto* conn = static_cast<Conn*>(p);
   if (conn->registered && conn->ac != nullptr) {
     epoll_ctl(conn->epoll_fd, EPOLL_CTL_DEL, conn->ac->c.fd, nullptr);
   }
   conn->registered = false;
-  conn->events = 0;
+  conn->registered_events = 0;
+  conn->want_read = false;
+  conn->want_write = false;
 }
 
 void OnConnect(const redisAsyncContext* ac, int status) {
-  if (status == REDIS_OK) return;
-  // hiredis frees the context after a failed connect; forget it.
   auto* conn = static_cast<Conn*>(ac->data);
-  if (conn != nullptr && conn->ac == ac) conn->ac = nullptr;
+  if (conn == nullptr || conn->ac != ac) return;
+  if (status == REDIS_OK) {
+    conn->connected = true;
+    return;
+  }
+  // hiredis frees the context after a failed connect; forget it.
+  conn->ac = nullptr;
+  conn->connected = false;
 }
 
 void OnDisconnect(const redisAsyncContext* ac, int /*status*/) {
   auto* conn = static_cast<Conn*>(ac->data);
-  if (conn != nullptr && conn->ac == ac) conn->ac = nullptr;
+  if (conn != nullptr && conn->ac == ac) {
+    conn->ac = nullptr;
+    conn->connected = false;
+  }
+}
+
+void CompleteAll(Completions& done) {
+  for (auto& p : done) p->done(std::move(p->result));
+  done.clear();
 }
 
 }  // namespace
 
+// Threads: a submitting thread formats its command and, on an idle connection, writes it to
+// the socket itself, so a command costs no hand-over to the I/O thread; the I/O thread
+// waits for replies (and for writes the socket could not take at once), writes what was
+// queued behind them, and runs the callbacks. Every hiredis
+// context is touched only under `mu_`; callbacks always run after it is released.
 class AsyncClient::Impl {
  public:
   explicit Impl(const Options& options)
@@ -117,33 +147,40 @@ class AsyncClient::Impl {
     ev.events = EPOLLIN;
     ev.data.ptr = nullptr;  // the wake-up fd
     epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
-    conns_.resize(options_.pool_size);
-    for (auto& c : conns_) {
-      c = std::make_unique<Conn>();
-      c->epoll_fd = epoll_fd_;
+    {
+      absl::MutexLock lock(&mu_);
+      conns_.resize(options_.pool_size);
+      for (auto& c : conns_) {
+        c = std::make_unique<Conn>();
+        c->epoll_fd = epoll_fd_;
+      }
     }
     thread_ = std::thread([this] { Loop(); });
     return absl::OkStatus();
   }
 
   void Submit(std::unique_ptr<Pending> p) {
-    bool was_empty = false;
-    std::unique_ptr<Pending> refused;
+    Completions done;
     {
       absl::MutexLock lock(&mu_);
-      if (stopping_) {
-        refused = std::move(p);
+      if (stopping_) {  // the I/O thread is gone or going: answer here
+        p->result = absl::UnavailableError("redis: client is shutting down");
+        done.push_back(std::move(p));
       } else {
-        was_empty = queue_.empty();
-        queue_.push_back(std::move(p));
+        Conn& conn = *conns_[next_conn_++ % conns_.size()];
+        conn.completions = &done;
+        const bool idle = conn.in_flight.empty();
+        Send(conn, std::move(p));
+        // On an idle connection the command is written at once. Behind commands still
+        // waiting for replies it stays in the output buffer, and the I/O thread writes
+        // everything gathered when it reads the next reply: under load many commands go
+        // out in one write(2) and reach Redis in one read, at no added wake-up.
+        if (idle) Flush(conn);
+        if (conn.ac != nullptr) conn.Sync();
+        conn.completions = nullptr;
       }
     }
-    if (refused != nullptr) {  // the I/O thread is gone or going: answer here
-      refused->done(absl::UnavailableError("redis: client is shutting down"));
-      return;
-    }
-    // One wake-up per batch: the loop drains the whole queue when it runs.
-    if (was_empty) Wake();
+    CompleteAll(done);
   }
 
  private:
@@ -158,51 +195,67 @@ class AsyncClient::Impl {
     epoll_event events[kMaxEvents];
     const int tick_ms = static_cast<int>(std::max<int64_t>(
         1, std::min<int64_t>(100, absl::ToInt64Milliseconds(options_.command_timeout) / 4)));
+    Completions done;
     while (true) {
       const int n = epoll_wait(epoll_fd_, events, kMaxEvents, tick_ms);
-      for (int i = 0; i < n; ++i) {
-        if (events[i].data.ptr == nullptr) {
-          uint64_t count;
-          ssize_t ignored = read(wake_fd_, &count, sizeof(count));
-          (void)ignored;
-          continue;
-        }
-        auto* conn = static_cast<Conn*>(events[i].data.ptr);
-        if ((events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0 && conn->ac != nullptr) {
-          redisAsyncHandleRead(conn->ac);
-        }
-        if ((events[i].events & EPOLLOUT) != 0 && conn->ac != nullptr) {
-          redisAsyncHandleWrite(conn->ac);
-        }
-      }
-      std::vector<std::unique_ptr<Pending>> batch;
       bool stopping;
       {
         absl::MutexLock lock(&mu_);
-        batch.swap(queue_);
+        for (auto& c : conns_) c->completions = &done;
+        for (int i = 0; i < n; ++i) {
+          if (events[i].data.ptr == nullptr) {
+            uint64_t count;
+            ssize_t ignored = read(wake_fd_, &count, sizeof(count));
+            (void)ignored;
+            continue;
+          }
+          auto* conn = static_cast<Conn*>(events[i].data.ptr);
+          if ((events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0 && conn->ac != nullptr) {
+            redisAsyncHandleRead(conn->ac);
+          }
+          if ((events[i].events & EPOLLOUT) != 0 && conn->ac != nullptr) {
+            redisAsyncHandleWrite(conn->ac);  // finishes a connect, or a blocked write
+            if (conn->ac != nullptr) conn->write_blocked = conn->want_write;
+          }
+        }
         stopping = stopping_;
+        if (stopping) {
+          for (auto& c : conns_) Drop(*c, /*timed_out=*/false);
+        } else {
+          ExpireStuckConnections();
+          for (auto& c : conns_) {
+            // What callers queued behind the replies just read, and any NOSCRIPT retry.
+            Flush(*c);
+            if (c->ac != nullptr) c->Sync();
+          }
+        }
+        for (auto& c : conns_) c->completions = nullptr;
       }
-      if (stopping) {
-        for (auto& p : batch) p->done(absl::UnavailableError("redis: client is shutting down"));
-        for (auto& c : conns_) Drop(*c, /*timed_out=*/false);
-        return;
-      }
-      for (auto& p : batch) Send(std::move(p));
-      ExpireStuckConnections();
+      CompleteAll(done);
+      if (stopping) return;
     }
   }
 
+  // Writes what `conn` has buffered, as far as the socket takes it without blocking.
+  static void Flush(Conn& conn) {
+    if (conn.ac == nullptr || !conn.connected || !conn.want_write) return;
+    redisAsyncHandleWrite(conn.ac);
+    if (conn.ac != nullptr) conn.write_blocked = conn.want_write;
+  }
+
   // Closes `conn`; hiredis then calls every in-flight callback with no reply.
-  void Drop(Conn& conn, bool timed_out) {
+  void Drop(Conn& conn, bool timed_out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (conn.ac == nullptr) return;
     conn.timed_out = timed_out;
     redisAsyncContext* ac = conn.ac;
     redisAsyncFree(ac);
     conn.ac = nullptr;
+    conn.connected = false;
+    conn.write_blocked = false;
     conn.timed_out = false;
   }
 
-  void ExpireStuckConnections() {
+  void ExpireStuckConnections() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const absl::Time now = absl::Now();
     for (auto& c : conns_) {
       if (c->ac != nullptr && !c->in_flight.empty() &&
@@ -213,7 +266,7 @@ class AsyncClient::Impl {
     }
   }
 
-  bool Connect(Conn& conn) {
+  bool Connect(Conn& conn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     redisAsyncContext* ac = redisAsyncConnect(options_.host.c_str(), options_.port);
     if (ac == nullptr) return false;
     if (ac->err != 0) {
@@ -222,6 +275,8 @@ class AsyncClient::Impl {
       return false;
     }
     conn.ac = ac;
+    conn.connected = false;
+    conn.write_blocked = false;
     ac->data = &conn;
     ac->ev.data = &conn;
     ac->ev.addRead = AddRead;
@@ -231,21 +286,23 @@ class AsyncClient::Impl {
     ac->ev.cleanup = Cleanup;
     redisAsyncSetConnectCallback(ac, OnConnect);
     redisAsyncSetDisconnectCallback(ac, OnDisconnect);
-    // Replies are read as they arrive.
-    AddRead(&conn);
+    // Replies are read as they arrive; the first write readiness says the connect is done.
+    conn.want_read = true;
+    conn.want_write = true;
     return true;
   }
 
-  void Send(std::unique_ptr<Pending> p) {
-    Conn& conn = *conns_[next_conn_++ % conns_.size()];
+  void Send(Conn& conn, std::unique_ptr<Pending> p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (conn.ac == nullptr && !Connect(conn)) {
-      p->done(absl::UnavailableError(absl::StrCat("redis ", endpoint_, ": cannot connect")));
+      p->result = absl::UnavailableError(absl::StrCat("redis ", endpoint_, ": cannot connect"));
+      conn.completions->push_back(std::move(p));
       return;
     }
     Dispatch(conn, std::move(p));
   }
 
-  void Dispatch(Conn& conn, std::unique_ptr<Pending> p) {
+  // Queues `p` on `conn`'s context (hiredis's output buffer); the caller writes it.
+  static void Dispatch(Conn& conn, std::unique_ptr<Pending> p) {
     std::vector<const char*> argv;
     std::vector<size_t> lens;
     argv.reserve(p->argv.size());
@@ -262,17 +319,20 @@ class AsyncClient::Impl {
                               argv.data(), lens.data()) != REDIS_OK) {
       std::unique_ptr<Pending> back(raw);
       conn.in_flight.erase(back->in_flight);
-      back->done(absl::UnavailableError(absl::StrCat("redis ", endpoint_, ": connection closing")));
+      back->result = absl::UnavailableError("redis: connection closing");
+      conn.completions->push_back(std::move(back));
     }
   }
 
+  // Runs under `mu_` (inside hiredis's read, write or free): records the result only.
   static void OnReply(redisAsyncContext* ac, void* r, void* privdata) {
     std::unique_ptr<Pending> p(static_cast<Pending*>(privdata));
     Conn& conn = *p->conn;
     conn.in_flight.erase(p->in_flight);
     if (r == nullptr) {
-      p->done(absl::UnavailableError(conn.timed_out ? "redis: command timed out"
-                                                    : "redis: connection lost"));
+      p->result = absl::UnavailableError(conn.timed_out ? "redis: command timed out"
+                                                        : "redis: connection lost");
+      conn.completions->push_back(std::move(p));
       return;
     }
     Reply reply = internal::CopyReply(*static_cast<redisReply*>(r));
@@ -284,40 +344,26 @@ class AsyncClient::Impl {
       const size_t load_lens[] = {6, 4, p->script->source().size()};
       redisAsyncCommandArgv(ac, nullptr, nullptr, 3, load, load_lens);
       p->retried = true;
-      std::vector<const char*> argv;
-      std::vector<size_t> lens;
-      for (const std::string& a : p->argv) {
-        argv.push_back(a.data());
-        lens.push_back(a.size());
-      }
-      Pending* raw = p.get();
-      raw->sent_at = absl::Now();
-      raw->in_flight = conn.in_flight.insert(conn.in_flight.end(), raw);
-      if (redisAsyncCommandArgv(ac, &Impl::OnReply, p.release(), static_cast<int>(argv.size()),
-                                argv.data(), lens.data()) != REDIS_OK) {
-        std::unique_ptr<Pending> back(raw);
-        conn.in_flight.erase(back->in_flight);
-        back->done(absl::UnavailableError("redis: connection closing"));
-      }
+      Dispatch(conn, std::move(p));
       return;
     }
     if (reply.is_error()) {
-      p->done(StatusFromErrorReply(reply.str));
-      return;
+      p->result = StatusFromErrorReply(reply.str);
+    } else {
+      p->result = std::move(reply);
     }
-    p->done(std::move(reply));
+    conn.completions->push_back(std::move(p));
   }
 
   const Options options_;
   const std::string endpoint_;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
-  std::vector<std::unique_ptr<Conn>> conns_;  // the I/O thread's only
-  size_t next_conn_ = 0;                      // the I/O thread's only
   std::thread thread_;
 
   absl::Mutex mu_;
-  std::vector<std::unique_ptr<Pending>> queue_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<Conn>> conns_ ABSL_GUARDED_BY(mu_);
+  size_t next_conn_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 };
 

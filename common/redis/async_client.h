@@ -11,11 +11,11 @@
 
 namespace gridloop::redis {
 
-// Redis without a blocked thread per call, for the hot write path. One I/O thread owns
-// `options.pool_size` connections (hiredis's asynchronous API on epoll); callers hand
-// commands over and get the reply through a callback on that thread. Commands issued
-// while others are in flight go out together, so concurrent callers share write(2)s and
-// Redis's own batching instead of each paying a sleep and a wake-up.
+// Redis without a blocked thread per call, for the hot write path: `options.pool_size`
+// connections (hiredis's asynchronous API on epoll). The calling thread writes its command
+// to the socket itself, so a command costs no hand-over between threads; one I/O thread
+// waits for the replies and runs the callbacks. No thread sleeps on a round trip, and
+// concurrent commands share Redis's own batching.
 //
 // Replies on one connection come in order; commands are spread over the connections
 // round-robin, so two commands from one caller may complete in either order.
@@ -26,7 +26,9 @@ namespace gridloop::redis {
 // in Client (StatusFromErrorReply). Thread-safe.
 class AsyncClient {
  public:
-  // Runs exactly once, on the I/O thread: it must not block (hand work elsewhere).
+  // Runs exactly once: on the I/O thread, or, when the command fails before it could be
+  // sent (no connection, shutting down), on the calling thread before Command or Eval
+  // returns. It must not block (hand work elsewhere).
   using Callback = std::function<void(absl::StatusOr<Reply>)>;
 
   // Starts the I/O thread; connections are made on first use. InvalidArgument for bad
