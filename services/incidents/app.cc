@@ -18,6 +18,11 @@ absl::StatusOr<AppConfig> AppConfig::FromSettings(const config::Settings& s) {
   c.kafka_brokers = s.Get("kafka_brokers", c.kafka_brokers);
   c.topic = s.Get("incident_topic", c.topic);
   c.categories_file = s.Get("categories_file", "");
+  c.residents_addr = s.Get("residents_addr", c.residents_addr);
+  ASSIGN_OR_RETURN(c.residents_timeout, s.GetDuration("residents_timeout", c.residents_timeout));
+  if (c.residents_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("GRIDLOOP_RESIDENTS_TIMEOUT: must be positive");
+  }
   ASSIGN_OR_RETURN(int64_t pool, s.GetInt("redis_pool", c.redis_pool));
   ASSIGN_OR_RETURN(int64_t async_conns,
                    s.GetInt("redis_async_connections", c.redis_async_connections));
@@ -91,7 +96,14 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
   app->store_ = std::make_unique<RedisIncidentStore>(
       app->redis_.get(), app->async_redis_.get(),
       relay == nullptr ? std::function<void()>() : [relay] { relay->Notify(); });
-  app->incidents_ = std::make_unique<Incidents>(app->store_.get(), &app->taxonomy_, clock);
+  if (!config.residents_addr.empty()) {
+    RETURN_IF_ERROR(
+        config::ParseHostPort(config.residents_addr, "GRIDLOOP_RESIDENTS_ADDR").status());
+    app->directory_ =
+        std::make_unique<GrpcResidentDirectory>(config.residents_addr, config.residents_timeout);
+  }
+  app->incidents_ =
+      std::make_unique<Incidents>(app->store_.get(), &app->taxonomy_, clock, app->directory_.get());
   app->executor_ = std::make_unique<server::Executor>(config.workers, config.max_queue);
   app->grpc_ =
       std::make_unique<IncidentGrpc>(app->incidents_.get(), app->executor_.get(), config.max_queue);

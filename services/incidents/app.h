@@ -16,6 +16,7 @@
 #include "common/server/periodic.h"
 #include "common/server/server.h"
 #include "services/incidents/categories.h"
+#include "services/incidents/grpc_resident_directory.h"
 #include "services/incidents/incidents.h"
 #include "services/incidents/incidents_grpc.h"
 #include "services/incidents/redis_incident_store.h"
@@ -43,11 +44,16 @@ struct AppConfig {
   // Publish the outbox from this process. Off only for diagnosis and for tests of the
   // outbox itself: entries then wait for a replica that publishes.
   bool relay = true;
+  // The residents service, for reports by location and by resident id; empty = none (every
+  // report then names its region_code).
+  std::string residents_addr;
+  absl::Duration residents_timeout = absl::Milliseconds(500);
 
   // From flags / GRIDLOOP_* variables: listen, metrics_listen, redis, redis_pool,
   // redis_async_connections,
   // kafka_brokers, incident_topic, kafka_linger, delivery_timeout, categories_file,
-  // workers, max_queue, sla_interval, drain_timeout, outbox_relay. InvalidArgument names a
+  // workers, max_queue, sla_interval, drain_timeout, outbox_relay, residents_addr,
+  // residents_timeout. InvalidArgument names a
   // bad one.
   static absl::StatusOr<AppConfig> FromSettings(const config::Settings& settings);
 };
@@ -77,6 +83,7 @@ class App {
   Taxonomy taxonomy_ = Taxonomy::Default();
   std::unique_ptr<outbox::Relay> relay_;
   std::unique_ptr<RedisIncidentStore> store_;
+  std::unique_ptr<GrpcResidentDirectory> directory_;
   std::unique_ptr<Incidents> incidents_;
   std::unique_ptr<server::Executor> executor_;
   std::unique_ptr<IncidentGrpc> grpc_;

@@ -116,8 +116,26 @@ v1::IncidentEvent MakeEvent(const v1::Incident& after, v1::IncidentEventType typ
   return e;
 }
 
-Incidents::Incidents(IncidentStore* store, const Taxonomy* taxonomy, const Clock* clock)
-    : store_(store), taxonomy_(taxonomy), clock_(clock) {}
+Incidents::Incidents(IncidentStore* store, const Taxonomy* taxonomy, const Clock* clock,
+                     ResidentDirectory* directory)
+    : store_(store), taxonomy_(taxonomy), clock_(clock), directory_(directory) {}
+
+bool Incidents::NeedsDirectory(const v1::ReportIncidentRequest& req) const {
+  return directory_ != nullptr && ((req.region_code().empty() && req.has_location()) ||
+                                   !req.reporter().resident_id().empty());
+}
+
+namespace {
+
+// The residents service is down or slow: what it would have told us is filled in later.
+bool CannotAnswerNow(const absl::Status& s) {
+  return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s);
+}
+
+// How long an incident waits before its grid is asked for again.
+constexpr absl::Duration kGridRetry = absl::Seconds(5);
+
+}  // namespace
 
 v1::Incident Incidents::ForCaller(v1::Incident incident, const Caller& caller) {
   if (!IsStaff(caller) && !IsReporter(incident, caller) && !incident.reporter().phone().empty()) {
@@ -127,8 +145,14 @@ v1::Incident Incidents::ForCaller(v1::Incident incident, const Caller& caller) {
 }
 
 absl::StatusOr<Incidents::PreparedReport> Incidents::PrepareReport(
-    const v1::ReportIncidentRequest& req, const Caller& caller) const {
+    const v1::ReportIncidentRequest& req, const Caller& caller, absl::string_view region_code,
+    bool grid_pending) const {
   RETURN_IF_ERROR(ValidateReport(req, *taxonomy_));
+  if (region_code.empty()) region_code = req.region_code();
+  if (region_code.empty() && !grid_pending) {
+    return absl::InvalidArgumentError(
+        "region_code: required when the grid cannot be found from the location");
+  }
   const Category& category = *taxonomy_->Find(req.category());
 
   v1::Reporter reporter = req.reporter();
@@ -160,7 +184,8 @@ absl::StatusOr<Incidents::PreparedReport> Incidents::PrepareReport(
   inc.set_status(v1::INCIDENT_STATUS_REPORTED);
   inc.set_version(1);
   inc.set_category(category.code);
-  inc.set_region_code(req.region_code());
+  inc.set_region_code(std::string(region_code));
+  inc.set_grid_pending(grid_pending);
   inc.set_escalation_level(v1::ESCALATION_LEVEL_GRID);
   inc.set_title(req.title());
   inc.set_description(req.description());
@@ -189,6 +214,7 @@ absl::StatusOr<Incidents::PreparedReport> Incidents::PrepareReport(
   w.event = MakeEvent(inc, v1::INCIDENT_EVENT_TYPE_REPORTED, now, caller.person_id, actor_role, "");
   w.request = RequestRecord{req.request_id(), fingerprint};
   w.schedule = {DeadlineOf(inc, "respond"), DeadlineOf(inc, "resolve")};
+  if (grid_pending) w.schedule.push_back(SlaDeadline{inc.id(), "grid", now + kGridRetry});
 
   return PreparedReport{std::move(w), fingerprint};
 }
@@ -208,7 +234,35 @@ absl::StatusOr<v1::Incident> Incidents::CompleteReport(const PreparedReport& pre
 
 absl::StatusOr<v1::Incident> Incidents::Report(const v1::ReportIncidentRequest& req,
                                                const Caller& caller) {
-  ASSIGN_OR_RETURN(PreparedReport prepared, PrepareReport(req, caller));
+  std::string region_code;
+  bool grid_pending = false;
+  if (NeedsDirectory(req)) {
+    // Bad input is refused before anything is asked of the residents service.
+    RETURN_IF_ERROR(ValidateReport(req, *taxonomy_));
+    if (!req.reporter().resident_id().empty()) {
+      absl::StatusOr<bool> known = directory_->ResidentExists(req.reporter().resident_id());
+      if (known.ok() && !*known) {
+        return absl::InvalidArgumentError("reporter.resident_id: no such resident");
+      }
+      if (!known.ok() && !CannotAnswerNow(known.status())) return known.status();
+      // Unreachable: the report is taken as given rather than lost.
+    }
+    if (req.region_code().empty() && req.has_location()) {
+      absl::StatusOr<std::optional<std::string>> grid = directory_->LocateGrid(
+          req.location().latitude(), req.location().longitude(), clock_->Now());
+      if (grid.ok() && !grid->has_value()) {
+        return absl::InvalidArgumentError("location: outside every grid; give region_code instead");
+      }
+      if (grid.ok()) {
+        region_code = **grid;
+      } else if (CannotAnswerNow(grid.status())) {
+        grid_pending = true;
+      } else {
+        return grid.status();
+      }
+    }
+  }
+  ASSIGN_OR_RETURN(PreparedReport prepared, PrepareReport(req, caller, region_code, grid_pending));
   return CompleteReport(prepared, store_->Write(prepared.write), caller);
 }
 
@@ -496,6 +550,7 @@ absl::StatusOr<int> Incidents::FireDueDeadlines(int limit) {
   const absl::Time now = clock_->Now();
   ASSIGN_OR_RETURN(std::vector<SlaDeadline> due, store_->DueDeadlines(now, limit));
   int fired = 0;
+  bool directory_down = false;
   for (const SlaDeadline& d : due) {
     absl::StatusOr<v1::Incident> current = store_->Get(d.incident_id, /*with_history=*/false);
     if (absl::IsNotFound(current.status())) {
@@ -503,6 +558,19 @@ absl::StatusOr<int> Incidents::FireDueDeadlines(int limit) {
       continue;
     }
     if (!current.ok()) return current.status();
+    if (d.kind == "grid") {
+      // One failed question per pass is enough: the rest wait for the next tick.
+      if (directory_down) continue;
+      absl::StatusOr<bool> located = LocatePending(d, *current);
+      if (located.ok()) {
+        fired += *located ? 1 : 0;
+      } else if (CannotAnswerNow(located.status())) {
+        directory_down = true;
+      } else {
+        return located.status();
+      }
+      continue;
+    }
     // A deadline still applies when it is the incident's current one, was not marked yet,
     // and the work it measures is not done: respond = someone accepted; resolve = resolved.
     const bool respond = d.kind == "respond";
@@ -541,6 +609,45 @@ absl::StatusOr<int> Incidents::FireDueDeadlines(int limit) {
     }
   }
   return fired;
+}
+
+absl::StatusOr<bool> Incidents::LocatePending(const SlaDeadline& d, const v1::Incident& current) {
+  if (!current.grid_pending() || directory_ == nullptr) {
+    RETURN_IF_ERROR(store_->DropDeadline(d));
+    return false;
+  }
+  // The grid as it was when the incident was reported, not as it is now.
+  absl::StatusOr<std::optional<std::string>> grid =
+      directory_->LocateGrid(current.location().latitude(), current.location().longitude(),
+                             FromTimestamp(current.reported_at()));
+  if (!grid.ok()) return grid.status();
+  if (!grid->has_value()) {
+    // No grid covered the point: nothing will ever answer; an operator sets the region.
+    RETURN_IF_ERROR(store_->DropDeadline(d));
+    return false;
+  }
+  const absl::Time now = clock_->Now();
+  Change c;
+  c.event = v1::INCIDENT_EVENT_TYPE_GRID_LOCATED;
+  c.at = now;
+  c.actor_id = "grid-locator";
+  c.actor_role = std::string(RoleName(Role::kSystem));
+  c.region_code = **grid;
+  ASSIGN_OR_RETURN(v1::Incident next, ApplyChange(current, c));
+  IncidentWrite w;
+  w.history = next.history(next.history_size() - 1);
+  next.clear_history();
+  w.incident = next;
+  w.expected_version = current.version();
+  w.event = MakeEvent(next, c.event, now, c.actor_id, c.actor_role, c.region_code);
+  w.fired = d;
+  absl::StatusOr<WriteResult> result = store_->Write(w);
+  if (result.ok()) return true;
+  // Another replica got there first, or the incident changed under us (next tick).
+  if (absl::IsFailedPrecondition(result.status()) || absl::IsAborted(result.status())) {
+    return false;
+  }
+  return result.status();
 }
 
 }  // namespace gridloop::incidents

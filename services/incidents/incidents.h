@@ -13,6 +13,7 @@
 #include "gridloop/v1/incidents.pb.h"
 #include "services/incidents/categories.h"
 #include "services/incidents/incident_store.h"
+#include "services/incidents/resident_directory.h"
 #include "services/incidents/state_machine.h"
 
 namespace gridloop::incidents {
@@ -26,12 +27,21 @@ inline constexpr absl::Duration kRequestRetention = absl::Hours(48);
 // from an executor, not from a gRPC callback thread).
 class Incidents {
  public:
-  // `store`, `taxonomy` and `clock` must outlive this object.
-  Incidents(IncidentStore* store, const Taxonomy* taxonomy, const Clock* clock);
+  // `store`, `taxonomy` and `clock` (and `directory`, when given) must outlive this object.
+  // Without a directory every report must name its region_code.
+  Incidents(IncidentStore* store, const Taxonomy* taxonomy, const Clock* clock,
+            ResidentDirectory* directory = nullptr);
+
+  // Whether reporting `req` asks the residents service (a grid from the location, or a
+  // reporter given as a resident id): such reports go through Report on an executor.
+  bool NeedsDirectory(const v1::ReportIncidentRequest& req) const;
 
   // Registers a new incident (status reported, version 1) with its SLA deadlines.
   // InvalidArgument naming the field for bad input; a repeated request_id returns the
-  // first result and writes nothing.
+  // first result and writes nothing. A report with a location and no region_code gets its
+  // grid from the directory; when the directory cannot answer, the report is accepted
+  // with grid_pending set, and FireDueDeadlines fills the grid in later (a GRID_LOCATED
+  // event). A reporter resident_id the directory does not know is InvalidArgument.
   absl::StatusOr<v1::Incident> Report(const v1::ReportIncidentRequest& req, const Caller& caller);
 
   // Report without blocking: validation runs on the calling thread (CPU only), the write
@@ -62,8 +72,10 @@ class Incidents {
   v1::ListCategoriesResponse ListCategories() const;
 
   // Marks every watched deadline that is due and still missed as overdue (one OVERDUE
-  // event each) and stops watching the ones that were met. Safe with several replicas:
-  // the store lets exactly one of them fire a deadline. Returns the number of events.
+  // event each) and stops watching the ones that were met; for incidents waiting for
+  // their grid, asks the directory again (one GRID_LOCATED event each it answers). Safe
+  // with several replicas: the store lets exactly one of them fire a deadline. Returns
+  // the number of events.
   absl::StatusOr<int> FireDueDeadlines(int limit);
 
  private:
@@ -83,8 +95,14 @@ class Incidents {
     IncidentWrite write;
     std::string fingerprint;
   };
+  // `region_code` overrides the request's (the grid the directory found); `grid_pending`
+  // marks a report whose grid is still to be found.
   absl::StatusOr<PreparedReport> PrepareReport(const v1::ReportIncidentRequest& req,
-                                               const Caller& caller) const;
+                                               const Caller& caller,
+                                               absl::string_view region_code = {},
+                                               bool grid_pending = false) const;
+  // Fires one due "grid" deadline: Unavailable when the directory still cannot answer.
+  absl::StatusOr<bool> LocatePending(const SlaDeadline& due, const v1::Incident& current);
   // What the caller gets once the write of `prepared` finished with `written`.
   static absl::StatusOr<v1::Incident> CompleteReport(const PreparedReport& prepared,
                                                      absl::StatusOr<WriteResult> written,
@@ -96,6 +114,7 @@ class Incidents {
   IncidentStore* const store_;
   const Taxonomy* const taxonomy_;
   const Clock* const clock_;
+  ResidentDirectory* const directory_;
 };
 
 // The event for a change that produced `after` (which may carry history; it is dropped).

@@ -55,6 +55,12 @@ absl::Status Into(Result result, v1::IncidentResponse* resp) {
 grpc::ServerUnaryReactor* IncidentGrpc::ReportIncident(grpc::CallbackServerContext* ctx,
                                                        const v1::ReportIncidentRequest* req,
                                                        v1::IncidentResponse* resp) {
+  if (incidents_->NeedsDirectory(*req)) {
+    // It asks the residents service first: a blocking call, so it runs on the executor.
+    return Run(ctx, [this, req, resp](const Caller& c) {
+      return Into(incidents_->Report(*req, c), resp);
+    });
+  }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   if (reports_in_flight_.fetch_add(1) >= max_reports_in_flight_) {
     reports_in_flight_.fetch_sub(1);

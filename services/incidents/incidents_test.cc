@@ -3,6 +3,7 @@
 #include <set>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "common/clock/proto_time.h"
 #include "gtest/gtest.h"
 #include "services/incidents/memory_incident_store.h"
@@ -260,6 +261,96 @@ TEST_F(IncidentsTest, MissedDeadlinesFireOnceAndMetOnesAreDropped) {
     }
   }
   EXPECT_EQ(overdue, 2);
+}
+
+// The residents service as incidents sees it: a fixed map of grids and residents, and a
+// switch that makes it unreachable.
+class FakeDirectory final : public ResidentDirectory {
+ public:
+  absl::StatusOr<std::optional<std::string>> LocateGrid(double latitude, double longitude,
+                                                        absl::Time at) override {
+    if (down) return absl::UnavailableError("residents: connection refused");
+    ++locates;
+    if (latitude > 30.0 && latitude < 31.0) return std::optional<std::string>("3301.06.g01");
+    return std::optional<std::string>();
+  }
+  absl::StatusOr<bool> ResidentExists(absl::string_view id) override {
+    if (down) return absl::DeadlineExceededError("residents: too slow");
+    return id == "r-42";
+  }
+  bool down = false;
+  int locates = 0;
+};
+
+class IncidentsWithDirectoryTest : public IncidentsTest {
+ protected:
+  IncidentsWithDirectoryTest() : located_(&store_, &taxonomy_, &clock_, &directory_) {}
+
+  v1::ReportIncidentRequest ByLocation(const std::string& request_id, double lat) {
+    v1::ReportIncidentRequest r = Report(request_id);
+    r.clear_region_code();
+    r.mutable_location()->set_latitude(lat);
+    r.mutable_location()->set_longitude(120.1);
+    return r;
+  }
+
+  FakeDirectory directory_;
+  Incidents located_;
+};
+
+TEST_F(IncidentsWithDirectoryTest, AReportByLocationGetsItsGrid) {
+  v1::ReportIncidentRequest r = ByLocation("loc-1", 30.28);
+  EXPECT_TRUE(located_.NeedsDirectory(r));
+  auto inc = located_.Report(r, Resident("r-42"));
+  ASSERT_TRUE(inc.ok()) << inc.status();
+  EXPECT_EQ(inc->region_code(), "3301.06.g01");
+  EXPECT_FALSE(inc->grid_pending());
+
+  auto outside = located_.Report(ByLocation("loc-2", 10.0), Resident("r-42"));
+  EXPECT_EQ(outside.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(outside.status().message(), "location")) << outside.status();
+
+  v1::ReportIncidentRequest stranger = Report("loc-3");
+  stranger.mutable_reporter()->set_resident_id("r-unknown");
+  auto refused = located_.Report(stranger, Resident("r-unknown"));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(refused.status().message(), "reporter.resident_id"));
+
+  // Without a directory, a report must name its region.
+  auto no_directory = incidents_.Report(ByLocation("loc-4", 30.28), Resident("r-42"));
+  EXPECT_EQ(no_directory.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(no_directory.status().message(), "region_code"));
+}
+
+TEST_F(IncidentsWithDirectoryTest, WithResidentsDownTheReportIsKeptAndItsGridFilledInLater) {
+  directory_.down = true;
+  auto inc = located_.Report(ByLocation("down-1", 30.28), Resident("r-42"));
+  ASSERT_TRUE(inc.ok()) << inc.status();
+  EXPECT_TRUE(inc->grid_pending());
+  EXPECT_TRUE(inc->region_code().empty());
+
+  // Still down when the retry is due: nothing happens, nothing is lost.
+  clock_.Advance(absl::Seconds(10));
+  ASSERT_TRUE(located_.FireDueDeadlines(100).ok());
+  EXPECT_EQ(store_.Get(inc->id(), false)->version(), 1);
+
+  directory_.down = false;
+  clock_.Advance(absl::Seconds(1));
+  auto fired = located_.FireDueDeadlines(100);
+  ASSERT_TRUE(fired.ok()) << fired.status();
+  EXPECT_EQ(*fired, 1);
+  auto now = store_.Get(inc->id(), true);
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(now->version(), 2);
+  EXPECT_EQ(now->region_code(), "3301.06.g01");
+  EXPECT_FALSE(now->grid_pending());
+  EXPECT_EQ(now->history(1).type(), v1::INCIDENT_EVENT_TYPE_GRID_LOCATED);
+  // Once only.
+  const int asked = directory_.locates;
+  clock_.Advance(absl::Seconds(10));
+  ASSERT_TRUE(located_.FireDueDeadlines(100).ok());
+  EXPECT_EQ(store_.Get(inc->id(), false)->version(), 2);
+  EXPECT_EQ(directory_.locates, asked);
 }
 
 TEST_F(IncidentsTest, ListFiltersAndPagesNewestFirst) {

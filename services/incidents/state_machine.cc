@@ -117,6 +117,20 @@ void MarkOverdue(Incident& inc, const Change& c) {
   }
 }
 
+absl::Status GridStillPending(const Incident& inc, const Change& c) {
+  if (!inc.grid_pending()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("incident ", inc.id(), " already has its grid ", inc.region_code()));
+  }
+  if (c.region_code.empty()) return absl::InvalidArgumentError("region_code: required");
+  return absl::OkStatus();
+}
+
+void LocateGrid(Incident& inc, const Change& c) {
+  inc.set_region_code(c.region_code);
+  inc.set_grid_pending(false);
+}
+
 struct Row {
   v1::IncidentEventType event;
   std::vector<IncidentStatus> from;
@@ -130,6 +144,14 @@ constexpr IncidentStatus kOpen[] = {v1::INCIDENT_STATUS_REPORTED, v1::INCIDENT_S
                                     v1::INCIDENT_STATUS_ESCALATED};
 
 std::vector<IncidentStatus> Open() { return {std::begin(kOpen), std::end(kOpen)}; }
+
+// A fact about where the incident happened: true in every status, closed ones included.
+std::vector<IncidentStatus> Any() {
+  std::vector<IncidentStatus> all = Open();
+  all.insert(all.end(), {v1::INCIDENT_STATUS_RESOLVED, v1::INCIDENT_STATUS_CLOSED,
+                         v1::INCIDENT_STATUS_CANCELLED});
+  return all;
+}
 
 const std::vector<Row>& Table() {
   static const std::vector<Row>* const table = new std::vector<Row>{
@@ -159,6 +181,7 @@ const std::vector<Row>& Table() {
        Escalate},
       {v1::INCIDENT_EVENT_TYPE_CANCELLED, Open(), v1::INCIDENT_STATUS_CANCELLED, NoGuard, Cancel},
       {v1::INCIDENT_EVENT_TYPE_OVERDUE, Open(), kSame, DeadlineNotYetMarked, MarkOverdue},
+      {v1::INCIDENT_EVENT_TYPE_GRID_LOCATED, Any(), kSame, GridStillPending, LocateGrid},
   };
   return *table;
 }
@@ -211,7 +234,9 @@ absl::StatusOr<v1::Incident> ApplyChange(const v1::Incident& current, const Chan
   h->set_actor_role(change.actor_role);
   h->set_from_status(current.status());
   h->set_to_status(next.status());
-  h->set_note(change.event == v1::INCIDENT_EVENT_TYPE_OVERDUE ? change.deadline : change.note);
+  h->set_note(change.event == v1::INCIDENT_EVENT_TYPE_OVERDUE        ? change.deadline
+              : change.event == v1::INCIDENT_EVENT_TYPE_GRID_LOCATED ? change.region_code
+                                                                     : change.note);
   if (change.event == v1::INCIDENT_EVENT_TYPE_ASSIGNED) *h->mutable_assignee() = change.assignee;
   return next;
 }

@@ -21,6 +21,7 @@ struct Change {
   std::string note;          // resolution, reason, comment
   v1::Satisfaction satisfaction = v1::SATISFACTION_UNSPECIFIED;  // CLOSED / REOPENED
   std::string deadline;                                          // OVERDUE: "respond" or "resolve"
+  std::string region_code;  // GRID_LOCATED: the grid the residents service found
   // REOPENED: the fresh deadlines the category gives the second attempt.
   absl::Duration respond_within;
   absl::Duration resolve_within;

@@ -161,6 +161,28 @@ TEST(IncidentLifecycle, OverdueIsMarkedOncePerDeadline) {
   EXPECT_TRUE(ApplyChange(*once, c).ok());
 }
 
+TEST(IncidentLifecycle, AGridIsLocatedOnceInAnyStatus) {
+  Change c = ChangeFor(v1::INCIDENT_EVENT_TYPE_GRID_LOCATED);
+  c.region_code = "3301.06.003.001.g01";
+  for (IncidentStatus from : kAll) {
+    SCOPED_TRACE(StatusName(from));
+    v1::Incident pending = InStatus(from);
+    pending.set_grid_pending(true);
+    auto next = ApplyChange(pending, c);
+    ASSERT_TRUE(next.ok()) << next.status();
+    EXPECT_EQ(next->status(), from);
+    EXPECT_EQ(next->region_code(), c.region_code);
+    EXPECT_FALSE(next->grid_pending());
+    EXPECT_EQ(next->history(0).note(), c.region_code);
+    // Once located, a second one is refused.
+    EXPECT_EQ(ApplyChange(*next, c).status().code(), absl::StatusCode::kFailedPrecondition);
+  }
+  v1::Incident pending = InStatus(v1::INCIDENT_STATUS_REPORTED);
+  pending.set_grid_pending(true);
+  c.region_code.clear();
+  EXPECT_EQ(ApplyChange(pending, c).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(IncidentLifecycle, ReassigningToTheSameAssigneeIsRefused) {
   Change c = ChangeFor(v1::INCIDENT_EVENT_TYPE_ASSIGNED);
   c.assignee.set_kind(v1::ASSIGNEE_KIND_GRID_WORKER);

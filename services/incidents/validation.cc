@@ -123,7 +123,10 @@ absl::Status ValidateReport(const v1::ReportIncidentRequest& req, const Taxonomy
   if (absl::Status s = CheckText("address", req.address(), kMaxAddressChars, false); !s.ok()) {
     return s;
   }
-  if (absl::Status s = CheckRegionCode("region_code", req.region_code()); !s.ok()) return s;
+  // Without a region code the grid is found from the location (by the residents service).
+  if (!req.region_code().empty() || !req.has_location()) {
+    if (absl::Status s = CheckRegionCode("region_code", req.region_code()); !s.ok()) return s;
+  }
   const v1::Reporter& r = req.reporter();
   if (absl::Status s = CheckText("reporter.resident_id", r.resident_id(), kMaxIdChars, false);
       !s.ok()) {

@@ -71,7 +71,12 @@ TEST(ReportValidation, NamesTheBadField) {
   ExpectInvalid(r, "location.latitude");
   r = Good();
   r.set_region_code("");
+  r.clear_location();
   ExpectInvalid(r, "region_code");
+  r = Good();
+  r.set_region_code("");  // with a location, the grid is found from it
+  EXPECT_TRUE(ValidateReport(r, Taxonomy::Default()).ok());
+  r = Good();
   r = Good();
   r.set_region_code("33 01");
   ExpectInvalid(r, "region_code");

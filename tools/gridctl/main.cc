@@ -5,15 +5,25 @@
 //   gridctl report --category C --title T --region R (--resident ID | --name N --phone P)
 //   gridctl get --id ID               an incident with its history
 //   gridctl list [--region P] [--status reported,...] [--page-size N]
-//   gridctl health                    health of the incidents service
+//   gridctl health                    health of the incidents (and residents) service
+//   gridctl import (--dir D | --regions F --households F --residents F --staff F)
+//                  [--rejects F] [--batch 500] [--scope R]
+//                                     load CSV files into the residents service
+//                                     (docs/import.md)
 //
 // Common settings: --incidents-addr / GRIDLOOP_INCIDENTS_ADDR (127.0.0.1:50051),
-// --kafka-brokers / GRIDLOOP_KAFKA_BROKERS (demo only), --as person:role (the caller).
+// --residents-addr / GRIDLOOP_RESIDENTS_ADDR (127.0.0.1:50052, import only),
+// --kafka-brokers / GRIDLOOP_KAFKA_BROKERS (demo only), --as person:role (the caller;
+// import always runs as an operator and takes only the person, "import" by default).
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -21,6 +31,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
@@ -31,6 +42,8 @@
 #include "common/kafka/consumer.h"
 #include "gridloop/v1/events.pb.h"
 #include "gridloop/v1/incidents.grpc.pb.h"
+#include "tools/gridctl/import/grpc_sender.h"
+#include "tools/gridctl/import/importer.h"
 
 namespace gridloop::gridctl {
 namespace {
@@ -72,6 +85,7 @@ class Cli {
     if (command == "list") return List();
     if (command == "health") return Health();
     if (command == "demo") return Demo();
+    if (command == "import") return Import();
     std::cerr << "unknown command \"" << command << "\"\n";
     return 2;
   }
@@ -184,10 +198,20 @@ class Cli {
     return 0;
   }
 
-  int Health() { return HealthOf("gridloop.v1.IncidentService"); }
+  // Incidents, and residents too when its address is known.
+  int Health() {
+    int rc = HealthOf(channel_, "gridloop.v1.IncidentService");
+    const std::string residents = settings_.Get("residents_addr", "");
+    if (!residents.empty()) {
+      rc |= HealthOf(grpc::CreateChannel(residents, grpc::InsecureChannelCredentials()),
+                     "gridloop.v1.ResidentService");
+    }
+    return rc;
+  }
 
-  int HealthOf(const std::string& service);
+  static int HealthOf(const std::shared_ptr<grpc::Channel>& channel, const std::string& service);
   int Demo();
+  int Import();
 
   const config::Settings& settings_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -198,7 +222,7 @@ class Cli {
 
 // grpc.health.v1.Health/Check through the generic stub: the request and response are
 // one field each, so they are encoded by hand rather than generating health.proto.
-int Cli::HealthOf(const std::string& service) {
+int Cli::HealthOf(const std::shared_ptr<grpc::Channel>& channel, const std::string& service) {
   std::string req;
   req.push_back(0x0a);  // field 1 (service), length-delimited
   req.push_back(static_cast<char>(service.size()));
@@ -206,7 +230,7 @@ int Cli::HealthOf(const std::string& service) {
   grpc::Slice slice(req);
   grpc::ByteBuffer request(&slice, 1);
   grpc::ByteBuffer response;
-  grpc::GenericStub generic(channel_);
+  grpc::GenericStub generic(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
   absl::Mutex mu;
@@ -292,17 +316,41 @@ int Cli::Demo() {
   report.mutable_location()->set_latitude(30.2741);
   report.mutable_location()->set_longitude(120.1551);
   report.set_address("西湖区文新街道 嘉绿苑社区 3 号楼 2 单元 601");
-  report.set_region_code("330106.003.012.g07");
-  report.mutable_reporter()->set_resident_id("res-601-wang");
+  // --by_location=lat,lng: no region code; the incidents service asks residents for the
+  // grid (as `./tools/dev run` does against its seed data).
+  const std::string by_location = settings_.Get("by_location", "");
+  if (by_location.empty()) {
+    report.set_region_code("330106.003.012.g07");
+    report.mutable_reporter()->set_resident_id("res-601-wang");
+  } else {
+    std::vector<std::string> ll = absl::StrSplit(by_location, ',');
+    double lat = 0;
+    double lng = 0;
+    if (ll.size() != 2 || !absl::SimpleAtod(ll[0], &lat) || !absl::SimpleAtod(ll[1], &lng)) {
+      std::cerr << "--by_location: expected lat,lng\n";
+      return 2;
+    }
+    report.mutable_location()->set_latitude(lat);
+    report.mutable_location()->set_longitude(lng);
+    report.mutable_reporter()->set_name("王女士");
+    report.mutable_reporter()->set_phone("13800138000");
+  }
   v1::IncidentResponse resp;
   {
-    auto ctx = Context("res-601-wang", "resident");
-    if (!step("resident res-601-wang", "ReportIncident",
+    // By location: a call to the hotline (民情热线), taken by operator hotline-01.
+    const bool hotline = !by_location.empty();
+    if (hotline) report.set_channel(v1::CHANNEL_HOTLINE);
+    auto ctx = hotline ? Context("hotline-01", "operator") : Context("res-601-wang", "resident");
+    if (!step(hotline ? "operator hotline-01" : "resident res-601-wang", "ReportIncident",
               stub_->ReportIncident(ctx.get(), report, &resp), resp)) {
       return 1;
     }
   }
   const std::string id = resp.incident().id();
+  std::printf("    grid %s%s\n", resp.incident().region_code().c_str(),
+              resp.incident().grid_pending() ? "(to be located: residents did not answer)"
+              : by_location.empty()          ? ""
+                                             : " (located by the residents service)");
   std::printf("    incident %s  respond by %s  resolve by %s (UTC+8)\n", id.c_str(),
               Time(resp.incident().respond_by()).c_str(),
               Time(resp.incident().resolve_by()).c_str());
@@ -354,9 +402,13 @@ int Cli::Demo() {
   feedback.set_satisfaction(v1::SATISFACTION_SATISFIED);
   feedback.set_comment("修得很快，谢谢网格员！");
   {
-    auto ctx = Context("res-601-wang", "resident");
-    if (!step("resident res-601-wang", "SubmitFeedback (satisfied)",
-              stub_->SubmitFeedback(ctx.get(), feedback, &resp), resp)) {
+    // A reporter known only by name and phone is called back by the hotline (回访), which
+    // records the answer; a registered resident answers in the app.
+    const bool callback = !by_location.empty();
+    auto ctx = callback ? Context("hotline-01", "operator") : Context("res-601-wang", "resident");
+    if (!step(callback ? "operator hotline-01 (回访)" : "resident res-601-wang",
+              "SubmitFeedback (satisfied)", stub_->SubmitFeedback(ctx.get(), feedback, &resp),
+              resp)) {
       return 1;
     }
   }
@@ -380,19 +432,156 @@ int Cli::Demo() {
   return 0;
 }
 
+// Import progress on stderr: a bar redrawn in place on a terminal, a line every few
+// seconds otherwise (a log file would fill with redraws).
+class ImportProgressPrinter {
+ public:
+  explicit ImportProgressPrinter(bool terminal) : terminal_(terminal) {}
+
+  void Update(const ImportProgress& p) {
+    const absl::Time now = absl::Now();
+    const bool last = p.rows_done >= p.rows_total;
+    if (now - shown_ < (terminal_ ? absl::Milliseconds(100) : absl::Seconds(5)) && !last) return;
+    shown_ = now;
+    const double seconds = absl::ToDoubleSeconds(now - start_);
+    const double rate = seconds > 0 ? static_cast<double>(p.rows_done) / seconds : 0;
+    const double fraction =
+        p.rows_total > 0 ? static_cast<double>(p.rows_done) / static_cast<double>(p.rows_total)
+                         : 1.0;
+    const std::string file = std::filesystem::path(std::string(p.path)).filename().string();
+    if (terminal_) {
+      constexpr int kWidth = 30;
+      const int filled = std::clamp(static_cast<int>(fraction * kWidth), 0, kWidth);
+      std::fprintf(stderr, "\r[%s%s] %lld/%lld rows  %.0f rows/s  %s\x1b[K",
+                   std::string(filled, '#').c_str(), std::string(kWidth - filled, ' ').c_str(),
+                   static_cast<long long>(p.rows_done), static_cast<long long>(p.rows_total), rate,
+                   file.c_str());
+      drawn_ = true;
+    } else {
+      std::fprintf(stderr, "import: %lld/%lld rows (%.0f%%), %.0f rows/s, %s\n",
+                   static_cast<long long>(p.rows_done), static_cast<long long>(p.rows_total),
+                   fraction * 100, rate, file.c_str());
+    }
+    std::fflush(stderr);
+  }
+
+  void Finish() {
+    if (drawn_) std::fputc('\n', stderr);
+    drawn_ = false;
+  }
+
+ private:
+  const bool terminal_;
+  const absl::Time start_ = absl::Now();
+  absl::Time shown_ = absl::InfinitePast();
+  bool drawn_ = false;
+};
+
+// Loads CSV files through ResidentService.ImportBatch (docs/import.md). Exit code 0 when
+// every row went in, 1 when some were rejected, 2 on bad settings or files, or when the
+// service could not be reached at all.
+int Cli::Import() {
+  const std::string dir = settings_.Get("dir");
+  std::vector<ImportFile> files;
+  for (FileKind kind : kFileKinds) {
+    const std::string path = settings_.Get(FileKindName(kind));
+    if (!path.empty()) files.push_back({kind, path});
+  }
+  if (!dir.empty() && !files.empty()) {
+    std::cerr << "import: give --dir or the file flags (--regions, --households, --residents, "
+                 "--staff), not both\n";
+    return 2;
+  }
+  if (!dir.empty()) {
+    for (FileKind kind : kFileKinds) {
+      std::filesystem::path path =
+          std::filesystem::path(dir) / absl::StrCat(FileKindName(kind), ".csv");
+      std::error_code ec;
+      if (std::filesystem::exists(path, ec)) files.push_back({kind, path.string()});
+    }
+    if (files.empty()) {
+      std::cerr << "import: no regions.csv, households.csv, residents.csv or staff.csv in " << dir
+                << "\n";
+      return 2;
+    }
+  }
+  if (files.empty()) {
+    std::cerr << "usage: gridctl import (--dir=DIR | --regions=F --households=F --residents=F "
+                 "--staff=F) [--rejects=FILE] [--batch=500] [--scope=REGION] [--as=PERSON]\n";
+    return 2;
+  }
+  absl::StatusOr<int64_t> batch = settings_.GetInt("batch", 500);
+  if (!batch.ok() || *batch < 1 || *batch > 100000) {
+    std::cerr << "import: --batch must be a whole number from 1 to 100000\n";
+    return 2;
+  }
+  const std::string rejects_path = settings_.Get(
+      "rejects", (std::filesystem::path(dir.empty() ? "." : dir) / "rejects.txt").string());
+  std::ofstream rejects(rejects_path, std::ios::trunc);
+  if (!rejects) {
+    std::cerr << "import: cannot write " << rejects_path << "\n";
+    return 2;
+  }
+
+  ImportCaller caller;
+  const std::string as = settings_.Get("as");
+  if (std::string person = as.substr(0, as.find(':')); !person.empty()) {
+    caller.person = std::move(person);
+  }
+  caller.region_scope = settings_.Get("scope");
+  const std::string addr = settings_.Get("residents_addr", "127.0.0.1:50052");
+  auto channel = grpc::CreateChannel(addr, grpc::InsecureChannelCredentials());
+
+  ImportProgressPrinter printer(isatty(STDERR_FILENO) != 0);
+  ImporterOptions options;
+  options.batch_size = static_cast<int>(*batch);
+  options.progress = [&](const ImportProgress& p) { printer.Update(p); };
+  Importer importer(MakeGrpcBatchSender(channel, caller, absl::Seconds(30)), std::move(options));
+  absl::StatusOr<ImportSummary> summary = importer.Run(files, rejects);
+  printer.Finish();
+  rejects.close();
+  if (!summary.ok()) {
+    std::cerr << "import: " << summary.status().message() << " (" << addr << ")\n";
+    return 2;
+  }
+  if (!rejects) {
+    std::cerr << "import: cannot write " << rejects_path << "\n";
+    return 2;
+  }
+
+  size_t width = 5;
+  for (const FileSummary& f : summary->files) width = std::max(width, f.file.path.size());
+  auto row = [&](const std::string& name, const ImportCounts& c) {
+    std::printf("%-*s %9lld %9lld %9lld %9lld\n", static_cast<int>(width), name.c_str(),
+                static_cast<long long>(c.created), static_cast<long long>(c.updated),
+                static_cast<long long>(c.unchanged), static_cast<long long>(c.rejected));
+  };
+  std::printf("%-*s %9s %9s %9s %9s\n", static_cast<int>(width), "FILE", "CREATED", "UPDATED",
+              "UNCHANGED", "REJECTED");
+  for (const FileSummary& f : summary->files) row(f.file.path, f.counts);
+  row("total", summary->total);
+  if (summary->total.rejected > 0) {
+    std::cerr << "import: " << summary->total.rejected << " rows rejected, listed in "
+              << rejects_path << "\n";
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 }  // namespace gridloop::gridctl
 
 int main(int argc, char** argv) {
   if (argc < 2 || argv[1][0] == '-') {
-    std::fprintf(stderr,
-                 "usage: gridctl demo|categories|report|get|list|health [--name=value ...]\n");
+    std::fprintf(
+        stderr,
+        "usage: gridctl demo|categories|report|get|list|health|import [--name=value ...]\n");
     return 2;
   }
   const std::string command = argv[1];
   std::map<std::string, std::string> env;
-  for (const char* name : {"GRIDLOOP_INCIDENTS_ADDR", "GRIDLOOP_KAFKA_BROKERS", "GRIDLOOP_AS",
-                           "GRIDLOOP_INCIDENT_TOPIC"}) {
+  for (const char* name : {"GRIDLOOP_INCIDENTS_ADDR", "GRIDLOOP_RESIDENTS_ADDR",
+                           "GRIDLOOP_KAFKA_BROKERS", "GRIDLOOP_AS", "GRIDLOOP_INCIDENT_TOPIC"}) {
     if (const char* v = std::getenv(name)) env[name] = v;
   }
   absl::StatusOr<gridloop::config::Settings> settings =
