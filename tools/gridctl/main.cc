@@ -7,7 +7,7 @@
 //   gridctl list [--region P] [--status reported,...] [--page-size N]
 //   gridctl health                    health of the incidents (and residents) service
 //   gridctl import (--dir D | --regions F --households F --residents F --staff F)
-//                  [--rejects F] [--batch 500] [--scope R]
+//                  [--rejects F] [--batch 500] [--parallel 4] [--scope R]
 //                                     load CSV files into the residents service
 //                                     (docs/import.md)
 //
@@ -507,7 +507,8 @@ int Cli::Import() {
   }
   if (files.empty()) {
     std::cerr << "usage: gridctl import (--dir=DIR | --regions=F --households=F --residents=F "
-                 "--staff=F) [--rejects=FILE] [--batch=500] [--scope=REGION] [--as=PERSON]\n";
+                 "--staff=F) [--rejects=FILE] [--batch=500] [--parallel=4] [--scope=REGION] "
+                 "[--as=PERSON]\n";
     return 2;
   }
   absl::StatusOr<int64_t> batch = settings_.GetInt("batch", 500);
@@ -535,6 +536,12 @@ int Cli::Import() {
   ImportProgressPrinter printer(isatty(STDERR_FILENO) != 0);
   ImporterOptions options;
   options.batch_size = static_cast<int>(*batch);
+  absl::StatusOr<int64_t> parallel = settings_.GetInt("parallel", 4);
+  if (!parallel.ok() || *parallel < 1 || *parallel > 64) {
+    std::cerr << "import: --parallel must be a whole number from 1 to 64\n";
+    return 2;
+  }
+  options.parallel = static_cast<int>(*parallel);
   options.progress = [&](const ImportProgress& p) { printer.Update(p); };
   Importer importer(MakeGrpcBatchSender(channel, caller, absl::Seconds(30)), std::move(options));
   absl::StatusOr<ImportSummary> summary = importer.Run(files, rejects);

@@ -1,6 +1,7 @@
 #ifndef GRIDLOOP_TOOLS_GRIDCTL_IMPORT_IMPORTER_H_
 #define GRIDLOOP_TOOLS_GRIDCTL_IMPORT_IMPORTER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <istream>
@@ -59,6 +60,9 @@ struct ImportProgress {
 
 struct ImporterOptions {
   int batch_size = 500;
+  // Batches of households, residents and staff in flight at once (regions go one batch at
+  // a time, parents first). Above 1 the sender is called from several threads.
+  int parallel = 1;
   // Tries of one batch that fails with UNAVAILABLE or DEADLINE_EXCEEDED, the first
   // included; the wait between tries doubles from `initial_backoff` up to `max_backoff`.
   int max_attempts = 5;
@@ -113,6 +117,12 @@ class Importer {
   // rejections to `rejects`. Unavailable only when the service has never answered and
   // this batch could not be delivered.
   absl::Status SendBatch(absl::Span<Row> rows, ImportCounts& counts, std::vector<Reject>& rejects);
+  // Sends up to `parallel` batches at once, then counts their outcomes in order.
+  absl::Status SendWave(std::vector<std::vector<Row>>& wave, ImportCounts& counts,
+                        std::vector<Reject>& rejects);
+  static v1::ImportBatchRequest RequestOf(absl::Span<Row> rows);
+  absl::Status Apply(absl::Span<Row> rows, absl::StatusOr<v1::ImportBatchResponse> response,
+                     ImportCounts& counts, std::vector<Reject>& rejects);
   // Writes `rejects` in line order and clears them.
   static absl::Status WriteRejects(const ImportFile& file, std::vector<Reject>& rejects,
                                    std::ostream& out);
@@ -121,7 +131,7 @@ class Importer {
 
   BatchSender sender_;
   ImporterOptions options_;
-  bool answered_ = false;  // the service has answered some batch
+  std::atomic<bool> answered_{false};  // the service has answered some batch
   int64_t rows_done_ = 0;
   int64_t rows_total_ = 0;
 };

@@ -1,8 +1,10 @@
 #include "tools/gridctl/import/importer.h"
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -42,6 +44,8 @@ class FakeService {
   BatchSender Sender() {
     return
         [this](const v1::ImportBatchRequest& request) -> absl::StatusOr<v1::ImportBatchResponse> {
+          // Several batches may be in flight (ImporterOptions::parallel).
+          std::lock_guard<std::mutex> lock(mu);
           requests.push_back(request);
           if (!failures.empty()) {
             absl::Status s = failures.front();
@@ -80,6 +84,7 @@ class FakeService {
     return keys;
   }
 
+  std::mutex mu;
   std::vector<v1::ImportBatchRequest> requests;
   std::deque<absl::Status> failures;
   absl::Status always_fail;
@@ -114,8 +119,11 @@ class ImporterTest : public ::testing::Test {
     return o;
   }
 
-  absl::StatusOr<ImportSummary> Run(const std::vector<ImportFile>& files, int batch_size = 500) {
-    Importer importer(service_.Sender(), Options(batch_size));
+  absl::StatusOr<ImportSummary> Run(const std::vector<ImportFile>& files, int batch_size = 500,
+                                    int parallel = 1) {
+    ImporterOptions options = Options(batch_size);
+    options.parallel = parallel;
+    Importer importer(service_.Sender(), options);
     return importer.Run(files, rejects_);
   }
 
@@ -177,6 +185,34 @@ TEST_F(ImporterTest, SplitsFilesIntoBatches) {
   ASSERT_FALSE(progress_.empty());
   EXPECT_EQ(progress_.back(), std::make_pair(int64_t{12}, int64_t{12}));
   for (const auto& [done, total] : progress_) EXPECT_EQ(total, 12);
+}
+
+TEST_F(ImporterTest, BatchesInFlightTogetherCountAndRejectLikeOneAtATime) {
+  std::string people = "name,household_code\n";
+  std::vector<std::string> sent;
+  for (int i = 0; i < 11; ++i) {
+    const std::string name = absl::StrCat(i % 4 == 1 ? "reject" : i % 4 == 2 ? "same" : "new", i);
+    absl::StrAppend(&people, name, ",H1\n");
+    sent.push_back(name);
+  }
+  files_.Add("p.csv", people);
+  absl::StatusOr<ImportSummary> summary = Run({{FileKind::kResidents, "p.csv"}}, 2, 3);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(service_.requests.size(), 6u);  // 2+2+2+2+2+1 rows
+  std::vector<std::string> keys = service_.Keys();
+  std::sort(keys.begin(), keys.end());
+  std::sort(sent.begin(), sent.end());
+  EXPECT_EQ(keys, sent);
+  EXPECT_EQ(summary->total.created, 5);
+  EXPECT_EQ(summary->total.unchanged, 3);
+  EXPECT_EQ(summary->total.rejected, 3);
+  // In line order, whatever order the batches were answered in.
+  EXPECT_EQ(rejects_.str(),
+            "p.csv:3: parent region of reject1 is unknown\n"
+            "p.csv:7: parent region of reject5 is unknown\n"
+            "p.csv:11: parent region of reject9 is unknown\n");
+  ASSERT_FALSE(progress_.empty());
+  EXPECT_EQ(progress_.back().first, 11);
 }
 
 TEST_F(ImporterTest, RetriesUnavailableWithGrowingBackoff) {
