@@ -65,22 +65,6 @@ absl::Status CheckRequestId(absl::string_view request_id) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> NormalizeMobile(absl::string_view field, absl::string_view phone) {
-  std::string digits;
-  for (char c : phone) {
-    if (absl::ascii_isdigit(c)) {
-      digits += c;
-    } else if (c != ' ' && c != '-' && c != '+') {
-      return Invalid(field, "not a mainland mobile number");
-    }
-  }
-  if (digits.size() == 13 && digits.compare(0, 2, "86") == 0) digits = digits.substr(2);
-  if (digits.size() != 11 || digits[0] != '1' || digits[1] < '3' || digits[1] > '9') {
-    return Invalid(field, "not a mainland mobile number (11 digits starting 13-19)");
-  }
-  return digits;
-}
-
 absl::Status CheckRegionCode(absl::string_view field, absl::string_view code) {
   if (code.empty()) return Invalid(field, "required");
   if (code.size() > kMaxRegionCodeChars) {
@@ -144,12 +128,6 @@ absl::Status ValidateReport(const v1::ReportIncidentRequest& req, const Taxonomy
     return s;
   }
   return absl::OkStatus();
-}
-
-std::string MaskPhone(absl::string_view phone) {
-  if (phone.size() < 7) return std::string(phone.size(), '*');
-  return absl::StrCat(phone.substr(0, 3), std::string(phone.size() - 7, '*'),
-                      phone.substr(phone.size() - 4));
 }
 
 }  // namespace gridloop::incidents

@@ -5,6 +5,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "common/pii/id_number.h"
+#include "common/pii/masking.h"
 #include "gridloop/v1/incidents.pb.h"
 #include "services/incidents/categories.h"
 
@@ -29,9 +31,9 @@ absl::Status CheckText(absl::string_view field, absl::string_view text, size_t m
 // A request_id: 1-128 printable ASCII characters.
 absl::Status CheckRequestId(absl::string_view request_id);
 
-// A mainland China mobile number: 11 digits starting 13-19, optionally written with a
-// +86 / 86 prefix, spaces or dashes. Returns the 11 digits.
-absl::StatusOr<std::string> NormalizeMobile(absl::string_view field, absl::string_view phone);
+// Mobile numbers are checked and masked as everywhere in the project (common/pii).
+using pii::MaskPhone;
+using pii::NormalizeMobile;
 
 // A region code: 1-64 of [A-Za-z0-9.-_]; codes are paths, so a prefix is a subtree.
 absl::Status CheckRegionCode(absl::string_view field, absl::string_view code);
@@ -39,9 +41,6 @@ absl::Status CheckRegionCode(absl::string_view field, absl::string_view code);
 // Checks every field of a report against the taxonomy; the first problem found is
 // returned as InvalidArgument naming the field.
 absl::Status ValidateReport(const v1::ReportIncidentRequest& req, const Taxonomy& taxonomy);
-
-// "138****5678": what anyone may see of a phone number.
-std::string MaskPhone(absl::string_view phone);
 
 }  // namespace gridloop::incidents
 

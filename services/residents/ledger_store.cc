@@ -18,6 +18,9 @@ std::string Children(absl::string_view parent_code) {
 }
 std::string Boundaries() { return absl::StrCat(kPrefix, "boundaries"); }
 std::string GeoLog() { return absl::StrCat(kPrefix, "geo"); }
+std::string GridVersions(absl::string_view code) {
+  return absl::StrCat(kPrefix, "gridversions:", code);
+}
 std::string Household(absl::string_view id) { return absl::StrCat(kPrefix, "hh:", id); }
 std::string HouseholdCode(absl::string_view code) { return absl::StrCat(kPrefix, "hhcode:", code); }
 std::string GridHouseholds(absl::string_view grid) {

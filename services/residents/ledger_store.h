@@ -21,6 +21,7 @@ std::string Region(absl::string_view code);
 std::string Children(absl::string_view parent_code);  // "" = the roots
 std::string Boundaries();                             // hash: version id → boundary record
 std::string GeoLog();                                 // stream of boundary changes
+std::string GridVersions(absl::string_view code);     // set: a grid's boundary version ids
 std::string Household(absl::string_view id);
 std::string HouseholdCode(absl::string_view code);   // → household id
 std::string GridHouseholds(absl::string_view grid);  // set of household ids

@@ -11,11 +11,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/clock/proto_time.h"
+#include "common/pii/cipher.h"
+#include "common/pii/id_number.h"
+#include "common/pii/masking.h"
 #include "common/status/status_macros.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "services/residents/pii/cipher.h"
-#include "services/residents/pii/id_number.h"
-#include "services/residents/pii/masking.h"
 
 namespace gridloop::residents {
 namespace {
@@ -501,6 +501,7 @@ absl::StatusOr<Residents::Upserted<v1::Region>> Residents::UpsertRegion(
       *next.mutable_boundary_valid_from() = ToTimestamp(boundary.valid_from);
       txn.HSet(keys::Boundaries(), boundary.version_id,
                EncodeBoundary(next, absl::InfiniteFuture()))
+          .SAdd(keys::GridVersions(in.code()), boundary.version_id)
           .XAdd(keys::GeoLog(), "v", boundary.version_id);
     }
     txn.Set(keys::Region(in.code()), next.SerializeAsString())
@@ -548,6 +549,7 @@ absl::StatusOr<v1::Region> Residents::WriteBoundary(
         .XAdd(keys::GeoLog(), "v", old_id);
   }
   txn.HSet(keys::Boundaries(), version_id, EncodeBoundary(next, absl::InfiniteFuture()))
+      .SAdd(keys::GridVersions(next.code()), version_id)
       .XAdd(keys::GeoLog(), "v", version_id)
       .Set(keys::Region(next.code()), next.SerializeAsString())
       .Request(request_id, fingerprint, next.SerializeAsString());
@@ -649,12 +651,12 @@ absl::StatusOr<v1::DeleteRegionResponse> Residents::DeleteRegion(const v1::Delet
         .Del(keys::Region(req.code()))
         .ZRem(keys::Children(cur.parent_code()), req.code());
     // Its boundary history goes too: nothing can be attributed to a grid that is gone.
-    ASSIGN_OR_RETURN(auto all, store_->HGetAll(keys::Boundaries()));
-    for (const auto& [version_id, value] : all) {
-      if (absl::StartsWith(version_id, absl::StrCat(req.code(), "@"))) {
-        txn.HDel(keys::Boundaries(), version_id).XAdd(keys::GeoLog(), "v", version_id);
-      }
+    ASSIGN_OR_RETURN(std::vector<std::string> versions,
+                     store_->SMembers(keys::GridVersions(req.code())));
+    for (const std::string& version_id : versions) {
+      txn.HDel(keys::Boundaries(), version_id).XAdd(keys::GeoLog(), "v", version_id);
     }
+    txn.Del(keys::GridVersions(req.code()));
     txn.Request(req.request_id(), fingerprint, resp.SerializeAsString());
     ASSIGN_OR_RETURN(CommitResult res, store_->Commit(std::move(txn)));
     if (res.conflict) return Retry();
@@ -863,8 +865,9 @@ absl::StatusOr<std::optional<v1::Resident>> Residents::FindStored(absl::string_v
   return std::optional<v1::Resident>(std::move(r));
 }
 
-absl::StatusOr<v1::Resident> Residents::ToStored(const v1::Resident& in, absl::string_view id,
-                                                 const v1::Resident* previous) {
+absl::StatusOr<Residents::PlainResident> Residents::Normalize(const v1::Resident& in,
+                                                              absl::string_view id,
+                                                              const PlainResident* previous) {
   RETURN_IF_ERROR(CheckText("resident.name", in.name(), kMaxNameChars, true));
   v1::Resident out;
   out.set_id(std::string(id));
@@ -877,9 +880,7 @@ absl::StatusOr<v1::Resident> Residents::ToStored(const v1::Resident& in, absl::s
   // ID-card number: a masked value (as a read returned it) keeps the stored one.
   std::string id_number;
   if (previous != nullptr && LooksMasked(in.id_number())) {
-    if (!previous->id_number().empty()) {
-      ASSIGN_OR_RETURN(id_number, keyring_->Decrypt(previous->id_number(), IdNumberAd(id)));
-    }
+    id_number = previous->id_number;
   } else if (!in.id_number().empty()) {
     ASSIGN_OR_RETURN(id_number, pii::NormalizeIdNumber("resident.id_number", in.id_number(), now));
   }
@@ -896,8 +897,6 @@ absl::StatusOr<v1::Resident> Residents::ToStored(const v1::Resident& in, absl::s
       return Invalid("resident.gender", "does not match the ID-card number");
     }
     out.set_gender(g);
-    ASSIGN_OR_RETURN(std::string sealed, keyring_->Encrypt(id_number, IdNumberAd(id)));
-    out.set_id_number(std::move(sealed));
   } else if (!out.birth_date().empty()) {
     absl::CivilDay day;
     if (!absl::ParseCivilTime(out.birth_date(), &day) ||
@@ -908,15 +907,9 @@ absl::StatusOr<v1::Resident> Residents::ToStored(const v1::Resident& in, absl::s
 
   std::string phone;
   if (previous != nullptr && LooksMasked(in.phone())) {
-    if (!previous->phone().empty()) {
-      ASSIGN_OR_RETURN(phone, keyring_->Decrypt(previous->phone(), PhoneAd(id)));
-    }
+    phone = previous->phone;
   } else if (!in.phone().empty()) {
     ASSIGN_OR_RETURN(phone, pii::NormalizeMobile("resident.phone", in.phone()));
-  }
-  if (!phone.empty()) {
-    ASSIGN_OR_RETURN(std::string sealed, keyring_->Encrypt(phone, PhoneAd(id)));
-    out.set_phone(std::move(sealed));
   }
 
   // Household: by id, or by its code.
@@ -955,7 +948,21 @@ absl::StatusOr<v1::Resident> Residents::ToStored(const v1::Resident& in, absl::s
   }
   for (const std::string& t : tags) out.add_tags(t);
   *out.mutable_consent() = in.consent();
-  return out;
+  return PlainResident{std::move(out), std::move(id_number), std::move(phone)};
+}
+
+absl::StatusOr<Residents::PlainResident> Residents::Unseal(const v1::Resident& stored) const {
+  PlainResident plain{stored, "", ""};
+  if (!stored.id_number().empty()) {
+    ASSIGN_OR_RETURN(plain.id_number,
+                     keyring_->Decrypt(stored.id_number(), IdNumberAd(stored.id())));
+  }
+  if (!stored.phone().empty()) {
+    ASSIGN_OR_RETURN(plain.phone, keyring_->Decrypt(stored.phone(), PhoneAd(stored.id())));
+  }
+  plain.record.clear_id_number();
+  plain.record.clear_phone();
+  return plain;
 }
 
 absl::StatusOr<std::optional<std::string>> Residents::ResidentByKey(const v1::Resident& in) {
@@ -989,39 +996,31 @@ absl::StatusOr<Residents::Upserted<v1::Resident>> Residents::WriteResident(
     const v1::Resident& in, const std::optional<v1::Resident>& prev, absl::string_view request_id,
     absl::string_view fingerprint, int64_t expected_version, const Caller& c) {
   const std::string id = prev.has_value() ? prev->id() : NewId("r-");
-  ASSIGN_OR_RETURN(v1::Resident next, ToStored(in, id, prev.has_value() ? &*prev : nullptr));
-  RETURN_IF_ERROR(MayChange(c, next.region_code()));
-  if (prev.has_value()) RETURN_IF_ERROR(MayChange(c, prev->region_code()));
-  const absl::Time now = clock_->Now();
-
-  // Plaintexts, for the keyed-hash indexes.
-  auto plain = [&](const v1::Resident& r, bool idn) -> absl::StatusOr<std::string> {
-    const std::string& sealed = idn ? r.id_number() : r.phone();
-    if (sealed.empty()) return std::string();
-    return keyring_->Decrypt(sealed, idn ? IdNumberAd(r.id()) : PhoneAd(r.id()));
-  };
-  ASSIGN_OR_RETURN(std::string idn, plain(next, true));
-  ASSIGN_OR_RETURN(std::string phone, plain(next, false));
-  std::string old_idn, old_phone;
+  std::optional<PlainResident> before;
   if (prev.has_value()) {
     // A stale version is refused even when the change would leave the record as it is.
     if (expected_version != 0 && expected_version != prev->version()) {
       return absl::AbortedError(absl::StrCat("resident ", id, " is at version ", prev->version(),
                                              ", not ", expected_version));
     }
-    ASSIGN_OR_RETURN(old_idn, plain(*prev, true));
-    ASSIGN_OR_RETURN(old_phone, plain(*prev, false));
-    v1::Resident a = next, b = *prev;
-    // Unchanged when every field but the (freshly sealed) personal data is the same.
-    a.clear_id_number();
-    a.clear_phone();
-    b.clear_id_number();
-    b.clear_phone();
+    ASSIGN_OR_RETURN(before, Unseal(*prev));
+  }
+  ASSIGN_OR_RETURN(PlainResident after, Normalize(in, id, before.has_value() ? &*before : nullptr));
+  v1::Resident& next = after.record;
+  RETURN_IF_ERROR(MayChange(c, next.region_code()));
+  if (prev.has_value()) RETURN_IF_ERROR(MayChange(c, prev->region_code()));
+  const absl::Time now = clock_->Now();
+  const std::string& idn = after.id_number;
+  const std::string& phone = after.phone;
+  const std::string old_idn = before.has_value() ? before->id_number : "";
+  const std::string old_phone = before.has_value() ? before->phone : "";
+  if (prev.has_value()) {
+    v1::Resident b = before->record;
     b.clear_version();
     b.clear_created_at();
     b.clear_updated_at();
     b.clear_personal_data_masked();
-    if (Same(a, b) && idn == old_idn && phone == old_phone) {
+    if (Same(next, b) && idn == old_idn && phone == old_phone) {
       return Upserted<v1::Resident>{*prev, Outcome::kUnchanged};
     }
     next.set_version(prev->version() + 1);
@@ -1029,6 +1028,13 @@ absl::StatusOr<Residents::Upserted<v1::Resident>> Residents::WriteResident(
   } else {
     next.set_version(1);
     *next.mutable_created_at() = ToTimestamp(now);
+  }
+  // Sealed only now, when there is something to write: a fresh nonce, the active key.
+  if (!idn.empty()) {
+    ASSIGN_OR_RETURN(*next.mutable_id_number(), keyring_->Encrypt(idn, IdNumberAd(id)));
+  }
+  if (!phone.empty()) {
+    ASSIGN_OR_RETURN(*next.mutable_phone(), keyring_->Encrypt(phone, PhoneAd(id)));
   }
   *next.mutable_updated_at() = ToTimestamp(now);
 
@@ -1089,13 +1095,9 @@ absl::StatusOr<v1::Resident> Residents::Render(const v1::Resident& stored, const
   v1::Resident out = stored;
   // What a write echoes back is masked: the caller has just sent the plaintext.
   const bool full = !echo && MaySeeInFull(c, stored.region_code(), stored.id());
-  std::string idn, phone;
-  if (!stored.id_number().empty()) {
-    ASSIGN_OR_RETURN(idn, keyring_->Decrypt(stored.id_number(), IdNumberAd(stored.id())));
-  }
-  if (!stored.phone().empty()) {
-    ASSIGN_OR_RETURN(phone, keyring_->Decrypt(stored.phone(), PhoneAd(stored.id())));
-  }
+  ASSIGN_OR_RETURN(PlainResident plain, Unseal(stored));
+  const std::string& idn = plain.id_number;
+  const std::string& phone = plain.phone;
   if (full && (!idn.empty() || !phone.empty())) {
     v1::AccessLogEntry e;
     *e.mutable_at() = ToTimestamp(clock_->Now());
@@ -1256,13 +1258,12 @@ absl::StatusOr<v1::EraseResidentResponse> Residents::EraseResident(
     resp.set_erased(true);
     Txn txn;
     txn.Equals(keys::Resident(r->id()), r->SerializeAsString()).Del(keys::Resident(r->id()));
-    if (!r->id_number().empty()) {
-      ASSIGN_OR_RETURN(std::string idn, keyring_->Decrypt(r->id_number(), IdNumberAd(r->id())));
-      txn.Del(keys::IdNumberIndex(keyring_->BlindIndex("id_number", idn)));
+    ASSIGN_OR_RETURN(PlainResident plain, Unseal(*r));
+    if (!plain.id_number.empty()) {
+      txn.Del(keys::IdNumberIndex(keyring_->BlindIndex("id_number", plain.id_number)));
     }
-    if (!r->phone().empty()) {
-      ASSIGN_OR_RETURN(std::string phone, keyring_->Decrypt(r->phone(), PhoneAd(r->id())));
-      txn.SRem(keys::PhoneIndex(keyring_->BlindIndex("phone", phone)), r->id());
+    if (!plain.phone.empty()) {
+      txn.SRem(keys::PhoneIndex(keyring_->BlindIndex("phone", plain.phone)), r->id());
     }
     txn.ZRem(keys::ByRegion(), Member(r->region_code(), r->id()));
     for (const std::string& t : r->tags()) {

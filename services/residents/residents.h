@@ -10,10 +10,10 @@
 #include "absl/synchronization/mutex.h"
 #include "common/clock/clock.h"
 #include "common/identity/identity.h"
+#include "common/pii/keyring.h"
 #include "gridloop/v1/residents.pb.h"
 #include "services/residents/geo/grid_index.h"
 #include "services/residents/ledger_store.h"
-#include "services/residents/pii/keyring.h"
 
 namespace gridloop::residents {
 
@@ -121,10 +121,17 @@ class Residents {
                                                           absl::string_view fingerprint,
                                                           const Caller& c);
   absl::StatusOr<std::optional<v1::Resident>> FindStored(absl::string_view id);
-  // Validates and normalizes `in` into the stored form (personal data encrypted) for the
-  // resident `id`; `previous` is the stored record an update starts from.
-  absl::StatusOr<v1::Resident> ToStored(const v1::Resident& in, absl::string_view id,
-                                        const v1::Resident* previous);
+  // A resident with its personal data in the clear, beside a record without it.
+  struct PlainResident {
+    v1::Resident record;  // id_number and phone empty
+    std::string id_number;
+    std::string phone;
+  };
+  // Validates and normalizes `in` for the resident `id`; `previous` is what an update
+  // starts from (a masked id_number or phone keeps its value).
+  absl::StatusOr<PlainResident> Normalize(const v1::Resident& in, absl::string_view id,
+                                          const PlainResident* previous);
+  absl::StatusOr<PlainResident> Unseal(const v1::Resident& stored) const;
   absl::StatusOr<Upserted<v1::Resident>> WriteResident(const v1::Resident& in,
                                                        const std::optional<v1::Resident>& prev,
                                                        absl::string_view request_id,

@@ -14,12 +14,12 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock/clock.h"
 #include "common/clock/proto_time.h"
+#include "common/pii/keyring.h"
 #include "common/redis/redis_client.h"
 #include "common/testing/redis_server.h"
 #include "gridloop/v1/residents.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "services/residents/app.h"
-#include "services/residents/pii/keyring.h"
 #include "tools/gridctl/import/grpc_sender.h"
 #include "tools/gridctl/import/importer.h"
 #include "tools/seedgen/seedgen.h"
@@ -641,6 +641,13 @@ TEST_F(ResidentsServiceTest, TheRestOfTheApiOverTheSameLedger) {
   ASSERT_TRUE(stub_->DeleteRegion(Ctx(kOperator).get(), del, &deleted).ok());
   v1::LocateGridResponse found;
   EXPECT_EQ(Locate(30.285, 120.115, &found).error_code(), grpc::StatusCode::NOT_FOUND);
+  auto versions = redis_->Command({"HKEYS", "res:{ledger}:boundaries"});
+  ASSERT_TRUE(versions.ok()) << versions.status();
+  for (const auto& version : versions->elements) {
+    EXPECT_FALSE(absl::StartsWith(version.str, "3301.06.003.001.g02@")) << version.str;
+  }
+  EXPECT_EQ(redis_->Command({"EXISTS", "res:{ledger}:gridversions:3301.06.003.001.g02"})->integer,
+            0);
   get_region.set_code("3301.06.003.001.g02");
   EXPECT_EQ(stub_->GetRegion(Ctx({}).get(), get_region, &region).error_code(),
             grpc::StatusCode::NOT_FOUND);

@@ -12,27 +12,10 @@ BUILD="${1:-$ROOT/build}"
 DURATION="${2:-10s}"
 ROUNDS="${3:-3}"
 WORKERS="${BENCH_WORKERS:-16}"
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=tools/loadgen/bench_common.sh
+source "$ROOT/tools/loadgen/bench_common.sh"
 
-free_port() {
-  python3 - <<'PY' 2>/dev/null || echo $(( (RANDOM % 20000) + 30000 ))
-import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])
-PY
-}
-wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
-
-REDIS_PORT=$(free_port)
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK" --appendonly yes \
-  --appendfsync everysec --save "" >"$WORK/redis.log" 2>&1 &
-PIDS+=($!)
-wait_port "$REDIS_PORT"
+start_redis
 
 "$BUILD/tools/devbroker/gridloop-devbroker" --bootstrap-file "$WORK/bootstrap" >"$WORK/broker.log" 2>&1 &
 PIDS+=($!)

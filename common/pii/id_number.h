@@ -1,5 +1,5 @@
-#ifndef GRIDLOOP_SERVICES_RESIDENTS_PII_ID_NUMBER_H_
-#define GRIDLOOP_SERVICES_RESIDENTS_PII_ID_NUMBER_H_
+#ifndef GRIDLOOP_COMMON_PII_ID_NUMBER_H_
+#define GRIDLOOP_COMMON_PII_ID_NUMBER_H_
 
 #include <string>
 
@@ -8,7 +8,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 
-namespace gridloop::residents::pii {
+namespace gridloop::pii {
 
 // Validation of the personal identifiers a resident record holds. Error messages start
 // with `field` and say what is wrong, but never repeat the value: they reach logs and
@@ -34,6 +34,6 @@ Gender GenderOf(absl::string_view id_number);
 // leading +86 or 86, spaces or dashes. Returns the 11 digits; InvalidArgument otherwise.
 absl::StatusOr<std::string> NormalizeMobile(absl::string_view field, absl::string_view raw);
 
-}  // namespace gridloop::residents::pii
+}  // namespace gridloop::pii
 
-#endif  // GRIDLOOP_SERVICES_RESIDENTS_PII_ID_NUMBER_H_
+#endif  // GRIDLOOP_COMMON_PII_ID_NUMBER_H_

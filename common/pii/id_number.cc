@@ -1,11 +1,11 @@
-#include "services/residents/pii/id_number.h"
+#include "common/pii/id_number.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 
-namespace gridloop::residents::pii {
+namespace gridloop::pii {
 namespace {
 
 constexpr size_t kIdLength = 18;
@@ -116,4 +116,4 @@ absl::StatusOr<std::string> NormalizeMobile(absl::string_view field, absl::strin
   return digits;
 }
 
-}  // namespace gridloop::residents::pii
+}  // namespace gridloop::pii

@@ -1,4 +1,4 @@
-#include "services/residents/pii/keyring.h"
+#include "common/pii/keyring.h"
 
 #include <openssl/crypto.h>
 
@@ -11,10 +11,10 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/pii/cipher.h"
 #include "common/status/status_macros.h"
-#include "services/residents/pii/cipher.h"
 
-namespace gridloop::residents::pii {
+namespace gridloop::pii {
 namespace {
 
 constexpr absl::string_view kVersion = "v1";
@@ -227,4 +227,4 @@ std::string Keyring::BlindIndex(absl::string_view purpose,
       material_->index_key, absl::StrCat(purpose, absl::string_view("\0", 1), normalized_value)));
 }
 
-}  // namespace gridloop::residents::pii
+}  // namespace gridloop::pii

@@ -1,5 +1,5 @@
-#ifndef GRIDLOOP_SERVICES_RESIDENTS_PII_KEYRING_H_
-#define GRIDLOOP_SERVICES_RESIDENTS_PII_KEYRING_H_
+#ifndef GRIDLOOP_COMMON_PII_KEYRING_H_
+#define GRIDLOOP_COMMON_PII_KEYRING_H_
 
 #include <memory>
 #include <string>
@@ -7,7 +7,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace gridloop::residents::pii {
+namespace gridloop::pii {
 
 // Encrypts personal data for storage and computes blind indexes, so that a record can be
 // found by an identity card or phone number without that number being stored in clear.
@@ -77,6 +77,6 @@ class Keyring {
   std::shared_ptr<const Material> material_;
 };
 
-}  // namespace gridloop::residents::pii
+}  // namespace gridloop::pii
 
-#endif  // GRIDLOOP_SERVICES_RESIDENTS_PII_KEYRING_H_
+#endif  // GRIDLOOP_COMMON_PII_KEYRING_H_

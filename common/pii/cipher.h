@@ -1,5 +1,5 @@
-#ifndef GRIDLOOP_SERVICES_RESIDENTS_PII_CIPHER_H_
-#define GRIDLOOP_SERVICES_RESIDENTS_PII_CIPHER_H_
+#ifndef GRIDLOOP_COMMON_PII_CIPHER_H_
+#define GRIDLOOP_COMMON_PII_CIPHER_H_
 
 #include <array>
 #include <cstddef>
@@ -10,7 +10,7 @@
 
 // The primitives under Keyring (keyring.h), which owns keys and the envelope format; use
 // that instead. Thread-safe.
-namespace gridloop::residents::pii::internal {
+namespace gridloop::pii::internal {
 
 inline constexpr size_t kKeyBytes = 32;
 inline constexpr size_t kNonceBytes = 12;
@@ -36,6 +36,6 @@ std::string HmacSha256(absl::string_view key, absl::string_view data);
 // `size` bytes from OpenSSL's CSPRNG. Aborts if it fails: no caller can do without.
 std::string RandomBytes(size_t size);
 
-}  // namespace gridloop::residents::pii::internal
+}  // namespace gridloop::pii::internal
 
-#endif  // GRIDLOOP_SERVICES_RESIDENTS_PII_CIPHER_H_
+#endif  // GRIDLOOP_COMMON_PII_CIPHER_H_

@@ -7,13 +7,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "common/pii/id_number.h"
+#include "common/pii/keyring.h"
+#include "common/pii/masking.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/residents/pii/id_number.h"
-#include "services/residents/pii/keyring.h"
-#include "services/residents/pii/masking.h"
 
-namespace gridloop::residents::pii {
+namespace gridloop::pii {
 namespace {
 
 using ::testing::HasSubstr;
@@ -382,4 +382,4 @@ TEST(BlindIndex, DiffersByPurposeValueAndKey) {
 }
 
 }  // namespace
-}  // namespace gridloop::residents::pii
+}  // namespace gridloop::pii

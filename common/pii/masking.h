@@ -1,11 +1,11 @@
-#ifndef GRIDLOOP_SERVICES_RESIDENTS_PII_MASKING_H_
-#define GRIDLOOP_SERVICES_RESIDENTS_PII_MASKING_H_
+#ifndef GRIDLOOP_COMMON_PII_MASKING_H_
+#define GRIDLOOP_COMMON_PII_MASKING_H_
 
 #include <string>
 
 #include "absl/strings/string_view.h"
 
-namespace gridloop::residents::pii {
+namespace gridloop::pii {
 
 // What staff and logs may see of personal data. Each mask expects the normalised form
 // (see id_number.h) and, given anything it does not recognise, hides every byte rather
@@ -22,6 +22,6 @@ std::string MaskPhone(absl::string_view phone);
 // UTF-8 code points. A one-character name is hidden entirely.
 std::string MaskName(absl::string_view name);
 
-}  // namespace gridloop::residents::pii
+}  // namespace gridloop::pii
 
-#endif  // GRIDLOOP_SERVICES_RESIDENTS_PII_MASKING_H_
+#endif  // GRIDLOOP_COMMON_PII_MASKING_H_

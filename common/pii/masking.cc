@@ -1,9 +1,9 @@
-#include "services/residents/pii/masking.h"
+#include "common/pii/masking.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
-namespace gridloop::residents::pii {
+namespace gridloop::pii {
 namespace {
 
 constexpr size_t kShortestIdNumber = 15;
@@ -74,4 +74,4 @@ std::string MaskName(absl::string_view name) {
   return absl::StrCat(name.substr(0, first), std::string(characters - 1, '*'));
 }
 
-}  // namespace gridloop::residents::pii
+}  // namespace gridloop::pii

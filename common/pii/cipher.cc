@@ -1,4 +1,4 @@
-#include "services/residents/pii/cipher.h"
+#include "common/pii/cipher.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace gridloop::residents::pii::internal {
+namespace gridloop::pii::internal {
 namespace {
 
 struct CipherCtxDeleter {
@@ -139,4 +139,4 @@ std::string RandomBytes(size_t size) {
   return bytes;
 }
 
-}  // namespace gridloop::residents::pii::internal
+}  // namespace gridloop::pii::internal
