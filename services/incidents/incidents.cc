@@ -196,6 +196,7 @@ absl::StatusOr<Incidents::PreparedReport> Incidents::PrepareReport(
                                                            : category.default_urgency);
   *inc.mutable_reporter() = reporter;
   inc.set_external_ref(req.external_ref());
+  inc.set_requested_volunteer_id(req.requested_volunteer_id());
   *inc.mutable_reported_at() = ToTimestamp(now);
   *inc.mutable_updated_at() = ToTimestamp(now);
   *inc.mutable_respond_by() = ToTimestamp(now + category.respond_within);

@@ -1,9 +1,9 @@
 #include "services/incidents/incidents_grpc.h"
 
-#include <chrono>
 #include <utility>
 
 #include "common/identity/identity.h"
+#include "common/server/unary_call.h"
 #include "common/status/grpc_status.h"
 
 namespace gridloop::incidents {
@@ -14,26 +14,7 @@ IncidentGrpc::IncidentGrpc(Incidents* incidents, server::Executor* executor,
 
 template <typename Work>
 grpc::ServerUnaryReactor* IncidentGrpc::Run(grpc::CallbackServerContext* ctx, Work work) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  Caller caller = CallerOf(*ctx);
-  const bool posted =
-      executor_->Post([ctx, reactor, caller = std::move(caller), work = std::move(work)]() mutable {
-        if (ctx->IsCancelled()) {
-          reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled"));
-          return;
-        }
-        if (ctx->deadline() < std::chrono::system_clock::now()) {
-          reactor->Finish(
-              grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed while queued"));
-          return;
-        }
-        reactor->Finish(ToGrpcStatus(work(caller)));
-      });
-  if (!posted) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                 "incidents service is at capacity; retry with backoff"));
-  }
-  return reactor;
+  return server::RunOnExecutor(*executor_, ctx, "incidents", std::move(work));
 }
 
 namespace {

@@ -127,6 +127,11 @@ absl::Status ValidateReport(const v1::ReportIncidentRequest& req, const Taxonomy
   if (absl::Status s = CheckText("external_ref", req.external_ref(), kMaxIdChars, false); !s.ok()) {
     return s;
   }
+  if (absl::Status s =
+          CheckText("requested_volunteer_id", req.requested_volunteer_id(), kMaxIdChars, false);
+      !s.ok()) {
+    return s;
+  }
   return absl::OkStatus();
 }
 

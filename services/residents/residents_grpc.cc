@@ -1,9 +1,8 @@
 #include "services/residents/residents_grpc.h"
 
-#include <chrono>
 #include <utility>
 
-#include "common/status/grpc_status.h"
+#include "common/server/unary_call.h"
 
 namespace gridloop::residents {
 
@@ -13,32 +12,7 @@ ResidentGrpc::ResidentGrpc(Residents* residents, server::Executor* executor)
 template <typename Resp, typename Work>
 grpc::ServerUnaryReactor* ResidentGrpc::Run(grpc::CallbackServerContext* ctx, Resp* resp,
                                             Work work) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  Caller caller = CallerOf(*ctx);
-  const bool posted = executor_->Post(
-      [ctx, reactor, resp, caller = std::move(caller), work = std::move(work)]() mutable {
-        if (ctx->IsCancelled()) {
-          reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled"));
-          return;
-        }
-        if (ctx->deadline() < std::chrono::system_clock::now()) {
-          reactor->Finish(
-              grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed while queued"));
-          return;
-        }
-        auto result = work(caller);
-        if (!result.ok()) {
-          reactor->Finish(ToGrpcStatus(result.status()));
-          return;
-        }
-        *resp = *std::move(result);
-        reactor->Finish(grpc::Status::OK);
-      });
-  if (!posted) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                 "residents service is at capacity; retry with backoff"));
-  }
-  return reactor;
+  return server::RunOnExecutor(*executor_, ctx, "residents", resp, std::move(work));
 }
 
 grpc::ServerUnaryReactor* ResidentGrpc::CreateRegion(grpc::CallbackServerContext* ctx,

@@ -2,9 +2,6 @@
 // gRPC against one real redis-server and librdkafka's mock cluster; and what happens to a
 // report while residents is down.
 #include <grpcpp/grpcpp.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <memory>
 #include <string>
@@ -14,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/clock/clock.h"
+#include "common/testing/grpc_stack.h"
 #include "common/testing/kafka_cluster.h"
 #include "common/testing/redis_server.h"
 #include "gridloop/v1/events.pb.h"
@@ -26,29 +24,13 @@
 namespace gridloop {
 namespace {
 
-constexpr char kGrid[] = "3301.06.003.001.g01";
+constexpr const char* kGrid = testing::kTestGrid;
 
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
+using testing::FreePort;
 
 std::unique_ptr<grpc::ClientContext> Ctx(const std::string& person, const std::string& role,
                                          const std::string& region) {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  ctx->AddMetadata("x-gridloop-person", person);
-  ctx->AddMetadata("x-gridloop-role", role);
-  if (!region.empty()) ctx->AddMetadata("x-gridloop-region", region);
-  return ctx;
+  return testing::CallAs(person, role, region);
 }
 
 class IncidentsResidentsTest : public ::testing::Test {
@@ -99,34 +81,8 @@ class IncidentsResidentsTest : public ::testing::Test {
   }
 
   void BuildLedger() {
-    struct R {
-      const char* code;
-      v1::RegionLevel level;
-      const char* parent;
-    };
-    for (const R& r :
-         {R{"3301", v1::REGION_LEVEL_CITY, ""}, R{"3301.06", v1::REGION_LEVEL_DISTRICT, "3301"},
-          R{"3301.06.003", v1::REGION_LEVEL_STREET, "3301.06"},
-          R{"3301.06.003.001", v1::REGION_LEVEL_COMMUNITY, "3301.06.003"},
-          R{kGrid, v1::REGION_LEVEL_GRID, "3301.06.003.001"}}) {
-      v1::CreateRegionRequest req;
-      req.set_request_id(absl::StrCat("r-", r.code));
-      req.mutable_region()->set_code(r.code);
-      req.mutable_region()->set_name(r.code);
-      req.mutable_region()->set_level(r.level);
-      req.mutable_region()->set_parent_code(r.parent);
-      if (r.level == v1::REGION_LEVEL_GRID) {
-        for (auto [lat, lng] : {std::pair{30.28, 120.10}, std::pair{30.28, 120.11},
-                                std::pair{30.29, 120.11}, std::pair{30.29, 120.10}}) {
-          v1::LatLng* p = req.mutable_region()->add_boundary();
-          p->set_latitude(lat);
-          p->set_longitude(lng);
-        }
-      }
-      v1::Region out;
-      grpc::Status s = resident_stub_->CreateRegion(Ctx("op", "operator", "3301").get(), req, &out);
-      ASSERT_TRUE(s.ok()) << s.error_message();
-    }
+    absl::Status street = testing::CreateTestStreet(*resident_stub_);
+    ASSERT_TRUE(street.ok()) << street;
     v1::CreateResidentRequest req;
     req.set_request_id("resident-1");
     req.mutable_resident()->set_name("王阿姨");

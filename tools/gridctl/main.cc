@@ -1,11 +1,12 @@
 // gridctl: the operator's command line for a running GridLoop stack.
 //
-//   gridctl demo                      one incident through its whole lifecycle, with events
+//   gridctl demo [--dispatched]       one incident through its whole lifecycle, with events
+//                                     (--dispatched: the dispatch service assigns it)
 //   gridctl categories                the category taxonomy
 //   gridctl report --category C --title T --region R (--resident ID | --name N --phone P)
 //   gridctl get --id ID               an incident with its history
 //   gridctl list [--region P] [--status reported,...] [--page-size N]
-//   gridctl health                    health of the incidents (and residents) service
+//   gridctl health                    health of incidents (and residents, dispatch) services
 //   gridctl import (--dir D | --regions F --households F --residents F --staff F)
 //                  [--rejects F] [--batch 500] [--parallel 4] [--scope R]
 //                                     load CSV files into the residents service
@@ -198,13 +199,14 @@ class Cli {
     return 0;
   }
 
-  // Incidents, and residents too when its address is known.
+  // Incidents, and residents and dispatch too when their addresses are known.
   int Health() {
     int rc = HealthOf(channel_, "gridloop.v1.IncidentService");
-    const std::string residents = settings_.Get("residents_addr", "");
-    if (!residents.empty()) {
-      rc |= HealthOf(grpc::CreateChannel(residents, grpc::InsecureChannelCredentials()),
-                     "gridloop.v1.ResidentService");
+    for (auto [setting, service] : {std::pair{"residents_addr", "gridloop.v1.ResidentService"},
+                                    std::pair{"dispatch_addr", "gridloop.v1.DispatchService"}}) {
+      const std::string addr = settings_.Get(setting, "");
+      if (addr.empty()) continue;
+      rc |= HealthOf(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()), service);
     }
     return rc;
   }
@@ -360,14 +362,38 @@ int Cli::Demo() {
   }
   (*consumer)->Start();
 
-  v1::AssignIncidentRequest assign;
-  assign.set_request_id(absl::StrCat("demo-assign-", run));
-  assign.set_incident_id(id);
-  assign.mutable_assignee()->set_kind(v1::ASSIGNEE_KIND_GRID_WORKER);
-  assign.mutable_assignee()->set_id("gw-007-li");
-  assign.set_expected_version(resp.incident().version());
-  assign.set_note("派单：嘉绿苑第七网格 网格员李");
-  {
+  // With the dispatch service running (--dispatched), nobody assigns by hand: dispatch
+  // reads the report from Kafka and gives the order (派单) to the grid's worker on duty.
+  std::string assignee = "gw-007-li";
+  if (settings_.Get("dispatched", "false") == "true") {
+    v1::GetIncidentRequest get;
+    get.set_id(id);
+    v1::Incident now;
+    const absl::Time until = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < until) {
+      auto ctx = Context("hotline-01", "operator");
+      if (stub_->GetIncident(ctx.get(), get, &now).ok() &&
+          now.status() == v1::INCIDENT_STATUS_ASSIGNED) {
+        break;
+      }
+      absl::SleepFor(absl::Milliseconds(50));  // polling a remote service
+    }
+    if (now.status() != v1::INCIDENT_STATUS_ASSIGNED) {
+      std::printf("  dispatch did not assign the incident within 30 s\n");
+      return 1;
+    }
+    assignee = now.assignee().id();
+    std::printf("  %-28s %-22s -> assigned to %s (v%lld)\n", "dispatch service", "派单 (automatic)",
+                assignee.c_str(), static_cast<long long>(now.version()));
+    std::fflush(stdout);
+  } else {
+    v1::AssignIncidentRequest assign;
+    assign.set_request_id(absl::StrCat("demo-assign-", run));
+    assign.set_incident_id(id);
+    assign.mutable_assignee()->set_kind(v1::ASSIGNEE_KIND_GRID_WORKER);
+    assign.mutable_assignee()->set_id(assignee);
+    assign.set_expected_version(resp.incident().version());
+    assign.set_note("派单：嘉绿苑第七网格 网格员李");
     auto ctx = Context("hotline-01", "operator");
     if (!step("operator hotline-01", "AssignIncident",
               stub_->AssignIncident(ctx.get(), assign, &resp), resp)) {
@@ -377,11 +403,12 @@ int Cli::Demo() {
   v1::AcceptAssignmentRequest accept;
   accept.set_request_id(absl::StrCat("demo-accept-", run));
   accept.set_incident_id(id);
-  accept.set_assignee_id("gw-007-li");
+  accept.set_assignee_id(assignee);
   {
-    auto ctx = Context("gw-007-li", "grid_worker");
-    if (!step("grid worker gw-007-li", "AcceptAssignment",
-              stub_->AcceptAssignment(ctx.get(), accept, &resp), resp)) {
+    auto ctx = Context(assignee, "grid_worker");
+    const std::string who = "grid worker " + assignee;
+    if (!step(who.c_str(), "AcceptAssignment", stub_->AcceptAssignment(ctx.get(), accept, &resp),
+              resp)) {
       return 1;
     }
   }
@@ -390,9 +417,10 @@ int Cli::Demo() {
   resolve.set_incident_id(id);
   resolve.set_resolution("联系物业修补屋面防水层，已复查不再渗水。");
   {
-    auto ctx = Context("gw-007-li", "grid_worker");
-    if (!step("grid worker gw-007-li", "ResolveIncident",
-              stub_->ResolveIncident(ctx.get(), resolve, &resp), resp)) {
+    auto ctx = Context(assignee, "grid_worker");
+    const std::string who = "grid worker " + assignee;
+    if (!step(who.c_str(), "ResolveIncident", stub_->ResolveIncident(ctx.get(), resolve, &resp),
+              resp)) {
       return 1;
     }
   }

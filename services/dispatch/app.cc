@@ -1,0 +1,287 @@
+#include "services/dispatch/app.h"
+
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/log/log.h"
+#include "common/status/status_macros.h"
+#include "gridloop/v1/events.pb.h"
+
+namespace gridloop::dispatch {
+
+absl::StatusOr<AppConfig> AppConfig::FromSettings(const config::Settings& s) {
+  AppConfig c;
+  c.listen = s.Get("listen", c.listen);
+  c.metrics_listen = s.Get("metrics_listen", c.metrics_listen);
+  c.redis = s.Get("redis", c.redis);
+  c.kafka_brokers = s.Get("kafka_brokers", c.kafka_brokers);
+  c.incident_topic = s.Get("incident_topic", c.incident_topic);
+  c.dispatch_topic = s.Get("dispatch_topic", c.dispatch_topic);
+  c.consumer_group = s.Get("consumer_group", c.consumer_group);
+  c.incidents_addr = s.Get("incidents_addr", c.incidents_addr);
+  c.residents_addr = s.Get("residents_addr", c.residents_addr);
+  c.skills = s.Get("skills", c.skills);
+  c.routing_file = s.Get("routing_file", c.routing_file);
+  const std::string partitions = s.Get("consumer_partitions", "");
+  for (absl::string_view p : absl::StrSplit(partitions, ',', absl::SkipWhitespace())) {
+    int32_t n = 0;
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(p), &n) || n < 0) {
+      return absl::InvalidArgumentError(
+          "GRIDLOOP_CONSUMER_PARTITIONS: a comma-separated list of partition numbers");
+    }
+    c.assign_partitions.push_back(n);
+  }
+  ASSIGN_OR_RETURN(int64_t pool, s.GetInt("redis_pool", c.redis_pool));
+  ASSIGN_OR_RETURN(int64_t attempts, s.GetInt("consumer_max_attempts", c.consumer_max_attempts));
+  ASSIGN_OR_RETURN(int64_t workers, s.GetInt("workers", c.workers));
+  ASSIGN_OR_RETURN(int64_t queue, s.GetInt("max_queue", c.max_queue));
+  ASSIGN_OR_RETURN(c.peer_timeout, s.GetDuration("peer_timeout", c.peer_timeout));
+  ASSIGN_OR_RETURN(c.offer_ttl, s.GetDuration("offer_ttl", c.offer_ttl));
+  ASSIGN_OR_RETURN(c.timer_interval, s.GetDuration("timer_interval", c.timer_interval));
+  ASSIGN_OR_RETURN(c.index_refresh, s.GetDuration("index_refresh", c.index_refresh));
+  ASSIGN_OR_RETURN(c.drain_timeout, s.GetDuration("drain_timeout", c.drain_timeout));
+  ASSIGN_OR_RETURN(c.relay, s.GetBool("outbox_relay", c.relay));
+  if (pool < 1 || pool > 1024) return absl::InvalidArgumentError("GRIDLOOP_REDIS_POOL: 1..1024");
+  if (attempts < 1) return absl::InvalidArgumentError("GRIDLOOP_CONSUMER_MAX_ATTEMPTS: at least 1");
+  if (workers < 1 || workers > 1024) return absl::InvalidArgumentError("GRIDLOOP_WORKERS: 1..1024");
+  if (queue < 1) return absl::InvalidArgumentError("GRIDLOOP_MAX_QUEUE: at least 1");
+  for (auto [d, name] : {std::pair{c.peer_timeout, "GRIDLOOP_PEER_TIMEOUT"},
+                         std::pair{c.offer_ttl, "GRIDLOOP_OFFER_TTL"},
+                         std::pair{c.timer_interval, "GRIDLOOP_TIMER_INTERVAL"},
+                         std::pair{c.index_refresh, "GRIDLOOP_INDEX_REFRESH"}}) {
+    if (d <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(absl::StrCat(name, ": must be positive"));
+    }
+  }
+  if (c.kafka_brokers.empty()) {
+    return absl::InvalidArgumentError("GRIDLOOP_KAFKA_BROKERS: required");
+  }
+  if (c.consumer_group.empty()) {
+    return absl::InvalidArgumentError("GRIDLOOP_CONSUMER_GROUP: required");
+  }
+  RETURN_IF_ERROR(config::ParseHostPort(c.listen, "GRIDLOOP_LISTEN").status());
+  RETURN_IF_ERROR(config::ParseHostPort(c.redis, "GRIDLOOP_REDIS").status());
+  RETURN_IF_ERROR(config::ParseHostPort(c.incidents_addr, "GRIDLOOP_INCIDENTS_ADDR").status());
+  RETURN_IF_ERROR(config::ParseHostPort(c.residents_addr, "GRIDLOOP_RESIDENTS_ADDR").status());
+  if (!c.metrics_listen.empty()) {
+    RETURN_IF_ERROR(config::ParseHostPort(c.metrics_listen, "GRIDLOOP_METRICS_LISTEN").status());
+  }
+  c.redis_pool = static_cast<int>(pool);
+  c.consumer_max_attempts = static_cast<int>(attempts);
+  c.workers = static_cast<int>(workers);
+  c.max_queue = static_cast<int>(queue);
+  return c;
+}
+
+IndexedVolunteer ToIndexed(const v1::Volunteer& v, const SkillCatalog& skills) {
+  IndexedVolunteer out;
+  out.id = v.id();
+  out.latitude = v.location().latitude();
+  out.longitude = v.location().longitude();
+  for (const std::string& s : v.skills()) {
+    if (std::optional<SkillSet> bit = skills.Bit(s)) out.skills |= *bit;
+  }
+  for (const v1::AvailabilityWindow& w : v.availability()) {
+    out.availability.push_back({w.weekday(), w.start_minute(), w.duration_minutes()});
+  }
+  out.max_concurrent = v.max_concurrent_tasks() > 0 ? v.max_concurrent_tasks() : 1;
+  out.active = v.active() && v.has_location();
+  return out;
+}
+
+absl::Status App::LoadIndex() {
+  absl::MutexLock lock(&index_mu_);
+  // The cursor is taken first: a change made while loading is then applied again by the
+  // next refresh, never missed.
+  ASSIGN_OR_RETURN(VolunteerChanges start, volunteer_store_->ChangesSince("", 0));
+  std::vector<IndexedVolunteer> all;
+  RETURN_IF_ERROR(volunteer_store_->ForEach(
+      [&](const v1::Volunteer& v) { all.push_back(ToIndexed(v, skills_)); }));
+  const size_t n = all.size();
+  index_.Reset(std::move(all));
+  index_cursor_ = start.cursor;
+  log::Info("dispatch: volunteer index loaded", {{"volunteers", absl::StrCat(n)}});
+  return absl::OkStatus();
+}
+
+absl::Status App::RefreshIndex() {
+  bool reset = false;
+  {
+    absl::MutexLock lock(&index_mu_);
+    while (true) {
+      ASSIGN_OR_RETURN(VolunteerChanges changes,
+                       volunteer_store_->ChangesSince(index_cursor_, 1000));
+      if (changes.reset) {
+        reset = true;
+        break;
+      }
+      if (!changes.ids.empty()) {
+        ASSIGN_OR_RETURN(std::vector<v1::Volunteer> records,
+                         volunteer_store_->GetMany(changes.ids));
+        for (size_t i = 0; i < records.size() && i < changes.ids.size(); ++i) {
+          if (records[i].id().empty()) {
+            index_.Remove(changes.ids[i]);
+          } else {
+            index_.Upsert(ToIndexed(records[i], skills_));
+          }
+        }
+      }
+      index_cursor_ = changes.cursor;
+      if (changes.ids.size() < 1000) break;
+    }
+  }
+  // The log no longer reaches back to our cursor (a long pause): start over.
+  if (reset) return LoadIndex();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const Clock* clock) {
+  std::unique_ptr<App> app(new App());
+  if (!config.skills.empty()) {
+    ASSIGN_OR_RETURN(app->skills_, SkillCatalog::Parse(config.skills));
+  }
+  app->routing_ = Routing::Default(app->skills_);
+  if (!config.routing_file.empty()) {
+    std::ifstream in(config.routing_file);
+    if (!in) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("GRIDLOOP_ROUTING_FILE: cannot read ", config.routing_file));
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    absl::StatusOr<Routing> routing = Routing::FromCsv(text.str(), app->skills_);
+    if (!routing.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("GRIDLOOP_ROUTING_FILE: ", routing.status().message()));
+    }
+    app->routing_ = *std::move(routing);
+  }
+
+  ASSIGN_OR_RETURN(config::HostPort redis_addr,
+                   config::ParseHostPort(config.redis, "GRIDLOOP_REDIS"));
+  redis::Options ropts;
+  ropts.host = redis_addr.host;
+  ropts.port = redis_addr.port;
+  ropts.pool_size = config.redis_pool;
+  ASSIGN_OR_RETURN(app->redis_, redis::Connect(ropts));
+
+  if (config.relay) {
+    outbox::RelayOptions relay_opts;
+    relay_opts.streams = RedisDispatchStore::OutboxStreams();
+    relay_opts.streams.emplace_back(RedisVolunteerStore::kOutboxStream);
+    relay_opts.topic = config.dispatch_topic;
+    kafka::ProducerOptions popts;
+    popts.brokers = config.kafka_brokers;
+    app->relay_ = std::make_unique<outbox::Relay>(
+        app->redis_.get(), [popts] { return kafka::Producer::Create(popts); }, relay_opts);
+  }
+  outbox::Relay* relay = app->relay_.get();
+  std::function<void()> notify;
+  if (relay != nullptr) notify = [relay] { relay->Notify(); };
+  app->dispatch_store_ = std::make_unique<RedisDispatchStore>(app->redis_.get(), notify);
+  app->volunteer_store_ = std::make_unique<RedisVolunteerStore>(app->redis_.get(), notify);
+  RETURN_IF_ERROR(app->LoadIndex());
+
+  app->incidents_ =
+      std::make_unique<GrpcIncidentCommands>(config.incidents_addr, config.peer_timeout);
+  app->staff_ = std::make_unique<GrpcStaffDirectory>(config.residents_addr, config.peer_timeout);
+  DispatcherOptions dopts;
+  dopts.offer_ttl = config.offer_ttl;
+  app->dispatcher_ = std::make_unique<Dispatcher>(
+      app->dispatch_store_.get(), app->volunteer_store_.get(), &app->index_, &app->routing_,
+      app->incidents_.get(), app->staff_.get(), clock, dopts);
+  app->volunteers_ = std::make_unique<Volunteers>(app->volunteer_store_.get(), &app->skills_, clock,
+                                                  VolunteersOptions());
+  app->executor_ = std::make_unique<server::Executor>(config.workers, config.max_queue);
+  app->grpc_ = std::make_unique<DispatchGrpc>(app->volunteers_.get(), app->dispatcher_.get(),
+                                              app->executor_.get());
+  app->metrics_ = std::make_unique<server::Metrics>();
+
+  kafka::ConsumerOptions copts;
+  copts.brokers = config.kafka_brokers;
+  copts.group_id = config.consumer_group;
+  if (config.assign_partitions.empty()) {
+    copts.topics = {config.incident_topic};
+  } else {
+    for (int32_t p : config.assign_partitions) copts.assign.emplace_back(config.incident_topic, p);
+  }
+  copts.max_attempts = config.consumer_max_attempts;
+  Dispatcher* dispatcher = app->dispatcher_.get();
+  ASSIGN_OR_RETURN(app->consumer_,
+                   kafka::Consumer::Create(copts, [dispatcher](const kafka::Record& record) {
+                     v1::IncidentEvent event;
+                     if (!event.ParseFromString(record.value)) {
+                       return absl::InvalidArgumentError("not an IncidentEvent");
+                     }
+                     return dispatcher->HandleIncidentEvent(event);
+                   }));
+
+  App* raw = app.get();
+  app->timers_ = std::make_unique<server::Periodic>(config.timer_interval, [raw, dispatcher] {
+    absl::StatusOr<int> fired = dispatcher->FireDueTimers(200);
+    if (!fired.ok()) {
+      log::Warn("dispatch timers: pass failed", {{"error", fired.status().ToString()}});
+    }
+    raw->metrics_->consumer_lag("incident_events").Set(static_cast<double>(raw->consumer_->lag()));
+    if (raw->relay_ != nullptr) {
+      raw->metrics_->outbox_lag().Set(static_cast<double>(raw->relay_->lag()));
+    }
+  });
+  app->refresher_ = std::make_unique<server::Periodic>(config.index_refresh, [raw] {
+    absl::Status s = raw->RefreshIndex();
+    if (!s.ok()) log::Warn("dispatch: index refresh failed", {{"error", s.ToString()}});
+  });
+
+  server::ServerOptions sopts;
+  sopts.service_name = "dispatch";
+  sopts.health_services = {"gridloop.v1.DispatchService"};
+  sopts.listen = config.listen;
+  sopts.metrics_listen = config.metrics_listen;
+  sopts.drain_timeout = config.drain_timeout;
+  ASSIGN_OR_RETURN(app->server_,
+                   server::Server::Start(sopts, {app->grpc_.get()}, app->metrics_.get()));
+
+  // Shutdown order: calls drained; stop taking events and firing timers; finish queued
+  // work; publish what is left.
+  app->server_->OnShutdown([raw] { raw->consumer_->Stop(); });
+  app->server_->OnShutdown([raw] {
+    raw->timers_->Stop();
+    raw->refresher_->Stop();
+  });
+  app->server_->OnShutdown([raw] { raw->executor_->Shutdown(); });
+  app->server_->OnShutdown([raw] {
+    if (raw->relay_ != nullptr) {
+      (void)raw->relay_->RunOnce();
+      raw->relay_->Stop();
+    }
+  });
+  if (relay != nullptr) relay->Start();
+  app->refresher_->Start();
+  app->timers_->Start();
+  app->consumer_->Start();
+  log::Info("dispatch serving", {{"port", absl::StrCat(app->server_->port())},
+                                 {"redis", config.redis},
+                                 {"kafka", config.kafka_brokers},
+                                 {"incidents", config.incidents_addr},
+                                 {"residents", config.residents_addr}});
+  return app;
+}
+
+App::~App() {
+  if (server_ != nullptr) {
+    server_->Shutdown();
+    server_.reset();
+  }
+  if (consumer_ != nullptr) consumer_->Stop();
+  if (timers_ != nullptr) timers_->Stop();
+  if (refresher_ != nullptr) refresher_->Stop();
+  if (executor_ != nullptr) executor_->Shutdown();
+  if (relay_ != nullptr) relay_->Stop();
+}
+
+}  // namespace gridloop::dispatch

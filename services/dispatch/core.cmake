@@ -1,0 +1,24 @@
+# The offer state machine and the ledger's rules (pure).
+gridloop_library(gridloop_dispatch_rules
+  SOURCES offers.cc ledger.cc
+  DEPS gridloop_proto gridloop_clock absl::strings absl::statusor absl::time)
+
+gridloop_test(dispatch_rules_test
+  SOURCES offers_test.cc ledger_test.cc
+  DEPS gridloop_dispatch_rules
+  LABELS unit)
+
+# Incident events -> assignments and offers, over the dispatch store and the peers.
+gridloop_library(gridloop_dispatch_core
+  SOURCES dispatcher.cc redis_dispatch_store.cc grpc_peers.cc
+  DEPS gridloop_dispatch_rules gridloop_dispatch_ports gridloop_dispatch_policy
+       gridloop_dispatch_geo gridloop_redis gridloop_identity gridloop_log gridloop_status
+       gridloop_clock)
+gridloop_embed_text(gridloop_dispatch_core lua/dispatch_commit.lua kDispatchCommitLua)
+
+gridloop_test(dispatch_dispatcher_test
+  SOURCES dispatcher_test.cc
+  DEPS gridloop_dispatch_core gridloop_dispatch_store gridloop_testing_redis
+  LABELS integration
+  TIMEOUT 300)
+
