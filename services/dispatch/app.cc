@@ -196,7 +196,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
       app->dispatch_store_.get(), app->volunteer_store_.get(), &app->index_, &app->routing_,
       app->incidents_.get(), app->staff_.get(), clock, dopts);
   app->volunteers_ = std::make_unique<Volunteers>(app->volunteer_store_.get(), &app->skills_, clock,
-                                                  VolunteersOptions());
+                                                  VolunteersOptions(), app->staff_.get());
   app->executor_ = std::make_unique<server::Executor>(config.workers, config.max_queue);
   app->grpc_ = std::make_unique<DispatchGrpc>(app->volunteers_.get(), app->dispatcher_.get(),
                                               app->executor_.get());

@@ -108,6 +108,7 @@ class FakeStaff final : public StaffDirectory {
     for (const std::string& p : community) comm->add_responsible()->set_person_id(p);
     return resp;
   }
+  absl::StatusOr<bool> ResidentExists(absl::string_view) override { return true; }
 };
 
 class DispatcherTest : public ::testing::Test {

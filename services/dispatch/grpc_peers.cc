@@ -81,4 +81,19 @@ absl::StatusOr<v1::GetResponsibleResponse> GrpcStaffDirectory::Responsible(
   return resp;
 }
 
+absl::StatusOr<bool> GrpcStaffDirectory::ResidentExists(absl::string_view resident_id) {
+  v1::GetResidentRequest req;
+  req.set_id(std::string(resident_id));
+  req.set_purpose("volunteer registration check");
+  v1::Resident resp;
+  grpc::Status s = stub_->GetResident(SystemContext(timeout_).get(), req, &resp);
+  // A malformed id is one no resident has.
+  if (s.error_code() == grpc::StatusCode::NOT_FOUND ||
+      s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+    return false;
+  }
+  if (!s.ok()) return FromPeer(s, "residents GetResident");
+  return true;
+}
+
 }  // namespace gridloop::dispatch

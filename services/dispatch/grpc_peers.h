@@ -30,6 +30,7 @@ class GrpcStaffDirectory final : public StaffDirectory {
   GrpcStaffDirectory(const std::string& target, absl::Duration timeout);
   absl::StatusOr<v1::GetResponsibleResponse> Responsible(absl::string_view region_code,
                                                          absl::Time at) override;
+  absl::StatusOr<bool> ResidentExists(absl::string_view resident_id) override;
 
  private:
   const absl::Duration timeout_;

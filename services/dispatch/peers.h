@@ -27,13 +27,16 @@ class IncidentCommands {
   virtual absl::StatusOr<v1::Incident> Get(absl::string_view incident_id) = 0;
 };
 
-// ResidentService's answer to "who is responsible for this grid, and above it?".
+// ResidentService's answers to "who is responsible for this grid, and above it?" and "is
+// this a registered resident?".
 class StaffDirectory {
  public:
   virtual ~StaffDirectory() = default;
   // NotFound for an unknown region; Unavailable as above.
   virtual absl::StatusOr<v1::GetResponsibleResponse> Responsible(absl::string_view region_code,
                                                                  absl::Time at) = 0;
+  // False for an id no resident has (erased ones included); Unavailable as above.
+  virtual absl::StatusOr<bool> ResidentExists(absl::string_view resident_id) = 0;
 };
 
 }  // namespace gridloop::dispatch

@@ -239,8 +239,21 @@ v1::Volunteer Visible(v1::Volunteer v, const Caller& c) {
 }  // namespace
 
 Volunteers::Volunteers(VolunteerStore* store, const SkillCatalog* skills, const Clock* clock,
-                       VolunteersOptions options)
-    : store_(store), skills_(skills), clock_(clock), options_(options) {}
+                       VolunteersOptions options, StaffDirectory* residents)
+    : store_(store), skills_(skills), clock_(clock), options_(options), residents_(residents) {}
+
+absl::Status Volunteers::CheckResident(absl::string_view field,
+                                       absl::string_view resident_id) const {
+  if (residents_ == nullptr || resident_id.empty()) return absl::OkStatus();
+  absl::StatusOr<bool> exists = residents_->ResidentExists(resident_id);
+  if (!exists.ok()) {
+    // Not knowing is not "no": the caller may retry once residents answers again.
+    return absl::UnavailableError(
+        absl::StrCat(field, ": cannot be checked just now (", exists.status().message(), ")"));
+  }
+  if (!*exists) return Invalid(field, "no resident has this id");
+  return absl::OkStatus();
+}
 
 absl::Status Volunteers::CheckSkills(
     absl::string_view field, const google::protobuf::RepeatedPtrField<std::string>& skills) const {
@@ -422,6 +435,7 @@ absl::StatusOr<v1::Volunteer> Volunteers::RegisterVolunteer(const v1::RegisterVo
     }
     return OutOfScope(c, v.region_code());
   }
+  RETURN_IF_ERROR(CheckResident("volunteer.resident_id", v.resident_id()));
   const RequestKey rk{req.request_id(), RequestFingerprint("RegisterVolunteer", req)};
   // Everyone allowed here supplied the phone themself or oversees the region, so the
   // result goes back unmasked.
@@ -447,6 +461,18 @@ absl::StatusOr<v1::Volunteer> Volunteers::UpdateVolunteer(const v1::UpdateVolunt
     return Invalid("expected_version", "must not be negative (0 = don't check)");
   }
   RETURN_IF_ERROR(MayActOnVolunteer(c, next.id(), next.region_code()));
+  // Only a change of the link matters; the stored record is read only when it does.
+  if (!next.resident_id().empty() && (c.role == Role::kVolunteer || residents_ != nullptr)) {
+    ASSIGN_OR_RETURN(v1::Volunteer stored, store_->Get(next.id()));
+    if (stored.resident_id() != next.resident_id()) {
+      // Who a volunteer is on the ledger is for staff to say, not for the volunteer.
+      if (c.role == Role::kVolunteer) {
+        return absl::PermissionDeniedError(
+            "volunteer.resident_id: only staff may link a volunteer to a resident");
+      }
+      RETURN_IF_ERROR(CheckResident("volunteer.resident_id", next.resident_id()));
+    }
+  }
   const RequestKey rk{req.request_id(), RequestFingerprint("UpdateVolunteer", req)};
   return store_->Update(rk, next, req.expected_version(), clock_->Now());
 }

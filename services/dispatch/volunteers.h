@@ -10,6 +10,7 @@
 #include "common/clock/clock.h"
 #include "common/identity/identity.h"
 #include "gridloop/v1/dispatch.pb.h"
+#include "services/dispatch/peers.h"
 #include "services/dispatch/routing.h"
 #include "services/dispatch/volunteer_store.h"
 
@@ -46,9 +47,10 @@ struct VolunteersOptions {
 // callback thread).
 class Volunteers {
  public:
-  // `store`, `skills` and `clock` are not owned and must outlive this object.
+  // `store`, `skills`, `clock` and `residents` are not owned and must outlive this object.
+  // With `residents`, a volunteer's resident_id must name a registered resident.
   Volunteers(VolunteerStore* store, const SkillCatalog* skills, const Clock* clock,
-             VolunteersOptions options = {});
+             VolunteersOptions options = {}, StaffDirectory* residents = nullptr);
 
   // Adds a volunteer: active, version 1, max_concurrent_tasks 1 when left at 0, the phone
   // in its normalised 11-digit form. Staff in scope of volunteer.region_code, or a
@@ -141,10 +143,15 @@ class Volunteers {
                                                          bool self_allowed,
                                                          ParticipationChange change);
 
+  // InvalidArgument naming `field` unless `resident_id` is a registered resident (when a
+  // residents service is configured); Unavailable when it cannot be asked.
+  absl::Status CheckResident(absl::string_view field, absl::string_view resident_id) const;
+
   VolunteerStore* const store_;
   const SkillCatalog* const skills_;
   const Clock* const clock_;
   const VolunteersOptions options_;
+  StaffDirectory* const residents_;
 };
 
 }  // namespace gridloop::dispatch

@@ -1538,5 +1538,73 @@ TEST_F(VolunteersTest, StoreErrorsPassThroughUnchanged) {
   EXPECT_EQ(volunteers_.GetServiceRecord(record, System()).status(), missing);
 }
 
+// ResidentService as the volunteer desk asks it: a fixed set of residents, or unreachable.
+class FakeResidents final : public StaffDirectory {
+ public:
+  bool down = false;
+  absl::StatusOr<v1::GetResponsibleResponse> Responsible(absl::string_view, absl::Time) override {
+    return absl::UnimplementedError("not asked here");
+  }
+  absl::StatusOr<bool> ResidentExists(absl::string_view id) override {
+    if (down) return absl::UnavailableError("residents down");
+    return id == "r-42" || id == "r-43";
+  }
+};
+
+class VolunteerResidentsTest : public ::testing::Test {
+ protected:
+  VolunteerResidentsTest()
+      : catalog_(SkillCatalog::Default()),
+        volunteers_(&store_, &catalog_, &clock_, VolunteersOptions(), &residents_) {}
+
+  StrictMock<MockVolunteerStore> store_;
+  SkillCatalog catalog_;
+  FakeClock clock_;
+  FakeResidents residents_;
+  Volunteers volunteers_;
+};
+
+TEST_F(VolunteerResidentsTest, AVolunteerLinkedToAResidentMustBeOne) {
+  v1::RegisterVolunteerRequest req;
+  req.set_request_id("reg-1");
+  *req.mutable_volunteer() = ValidVolunteer();
+  req.mutable_volunteer()->set_resident_id("r-99");
+  EXPECT_THAT(volunteers_.RegisterVolunteer(req, System()).status(),
+              InvalidAt("volunteer.resident_id: no resident"));
+
+  residents_.down = true;
+  req.mutable_volunteer()->set_resident_id("r-42");
+  EXPECT_EQ(volunteers_.RegisterVolunteer(req, System()).status().code(),
+            absl::StatusCode::kUnavailable);
+
+  residents_.down = false;
+  EXPECT_CALL(store_, Register(_, _, _)).WillOnce(RegisteredAs);
+  EXPECT_TRUE(volunteers_.RegisterVolunteer(req, System()).ok());
+}
+
+TEST_F(VolunteerResidentsTest, OnlyStaffMayChangeWhoAVolunteerIsOnTheLedger) {
+  v1::Volunteer stored = Stored();
+  stored.set_resident_id("r-42");
+  v1::UpdateVolunteerRequest req;
+  req.set_request_id("upd-1");
+  *req.mutable_volunteer() = ValidVolunteer();
+  req.mutable_volunteer()->set_id("v-1");
+  req.mutable_volunteer()->set_resident_id("r-43");
+  EXPECT_CALL(store_, Get(Str("v-1"))).WillRepeatedly(Return(stored));
+  EXPECT_THAT(volunteers_.UpdateVolunteer(req, VolunteerCaller("v-1")).status(), IsDenied());
+
+  // Staff may, to a resident that exists.
+  EXPECT_CALL(store_, Update(_, _, _, _)).WillOnce(UpdatedAs);
+  EXPECT_TRUE(volunteers_.UpdateVolunteer(req, Staff()).ok());
+  req.mutable_volunteer()->set_resident_id("r-99");
+  EXPECT_THAT(volunteers_.UpdateVolunteer(req, Staff()).status(),
+              InvalidAt("volunteer.resident_id"));
+
+  // Keeping the same link needs no check.
+  req.mutable_volunteer()->set_resident_id("r-42");
+  EXPECT_CALL(store_, Update(_, _, _, _)).WillOnce(UpdatedAs);
+  EXPECT_TRUE(volunteers_.UpdateVolunteer(req, VolunteerCaller("v-1")).ok());
+}
+
 }  // namespace
 }  // namespace gridloop::dispatch

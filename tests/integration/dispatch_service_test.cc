@@ -244,6 +244,20 @@ TEST_F(DispatchServiceTest, AReportedIncidentIsAssignedToTheOnDutyGridWorker) {
 
   v1::Dispatch d = GetDispatch(inc.id());
   EXPECT_EQ(d.route(), v1::ASSIGNEE_KIND_GRID_WORKER);
+
+  // A volunteer linked to a resident is checked against the real residents service.
+  v1::RegisterVolunteerRequest reg;
+  reg.set_request_id("vol-stranger");
+  reg.mutable_volunteer()->set_name("无名");
+  reg.mutable_volunteer()->set_resident_id("r-00000000deadbeef");
+  reg.mutable_volunteer()->set_region_code(kGrid);
+  reg.mutable_volunteer()->mutable_location()->set_latitude(kLat);
+  reg.mutable_volunteer()->mutable_location()->set_longitude(kLng);
+  v1::Volunteer out;
+  grpc::Status s =
+      dispatch_stub_->RegisterVolunteer(CallAs("op", "operator", "3301").get(), reg, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message().rfind("volunteer.resident_id", 0), 0u) << s.error_message();
   EXPECT_EQ(d.assignee().id(), "gw-1");
   EXPECT_EQ(d.incident_version(), 2);  // its own assignment came back as an event
 }
