@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/clock/proto_time.h"
@@ -28,6 +29,14 @@ bool Finished(v1::IncidentStatus s) {
 bool IsStaffRole(Role r) {
   return r == Role::kGridWorker || r == Role::kGridLeader || r == Role::kSupervisor ||
          r == Role::kOperator || r == Role::kDepartment;
+}
+
+// `code` lies within `scope` (a region code prefix on a segment boundary); an empty scope
+// covers nothing.
+bool InScope(absl::string_view code, absl::string_view scope) {
+  return !scope.empty() &&
+         (code == scope || (absl::StartsWith(code, scope) && code.size() > scope.size() &&
+                            code[scope.size()] == '.'));
 }
 
 bool SameAssignee(const v1::Assignee& a, const v1::Assignee& b) {
@@ -689,8 +698,9 @@ absl::StatusOr<v1::ListOffersResponse> Dispatcher::ListOffers(const v1::ListOffe
   const int page_size = req.page_size() == 0 ? 50 : req.page_size();
   v1::ListOffersResponse resp;
   std::string token = req.page_token();
-  // Closed offers are skipped when not asked for: read on until the page is full.
-  while (resp.offers_size() < page_size) {
+  // Closed offers are skipped when not asked for: read on until the page is full (within
+  // bounds: a long history of closed offers is paged through, not read in one call).
+  for (int pages = 0; pages < 20 && resp.offers_size() < page_size; ++pages) {
     ASSIGN_OR_RETURN(auto page, volunteers_->OfferIds(req.volunteer_id(), page_size, token));
     ASSIGN_OR_RETURN(std::vector<v1::Offer> offers, dispatch_->GetOffers(page.first));
     for (v1::Offer& o : offers) {
@@ -764,6 +774,10 @@ absl::StatusOr<v1::Dispatch> Dispatcher::GetDispatch(const v1::GetDispatchReques
   if (!job.has_value()) {
     return absl::NotFoundError(
         absl::StrCat("incident ", req.incident_id(), " has not reached dispatch"));
+  }
+  if (caller.role != Role::kSystem && !InScope(job->region_code(), caller.region_scope)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("incident ", req.incident_id(), " is outside the caller's region"));
   }
   std::vector<std::string> ids;
   for (int n = 1; n <= job->offers_made(); ++n) ids.push_back(OfferId(job->incident_id(), n));

@@ -354,6 +354,15 @@ TEST_F(DispatcherTest, OnlyTheVolunteerAskedMayAnswer) {
   req.set_offer_id("not-an-offer");
   EXPECT_EQ(dispatcher_->RespondToOffer(req, As("x", Role::kVolunteer)).status().code(),
             absl::StatusCode::kInvalidArgument);
+
+  // How an incident was dispatched is for staff of its region.
+  v1::GetDispatchRequest get;
+  get.set_incident_id("inc-1");
+  EXPECT_TRUE(dispatcher_->GetDispatch(get, As("op", Role::kOperator)).ok());
+  EXPECT_EQ(dispatcher_->GetDispatch(get, Caller{"op", Role::kOperator, "3302"}).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(dispatcher_->GetDispatch(get, As("v", Role::kVolunteer)).status().code(),
+            absl::StatusCode::kPermissionDenied);
 }
 
 TEST_F(DispatcherTest, AManualAssignmentWithdrawsTheOpenOffer) {
