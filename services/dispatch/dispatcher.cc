@@ -692,8 +692,16 @@ absl::StatusOr<v1::ListOffersResponse> Dispatcher::ListOffers(const v1::ListOffe
     return absl::InvalidArgumentError("page_size: 0..500");
   }
   const bool self = caller.person_id == req.volunteer_id();
-  if (!self && caller.role != Role::kSystem && !IsStaffRole(caller.role)) {
-    return absl::PermissionDeniedError("volunteer_id: a volunteer sees only their own offers");
+  if (!self && caller.role != Role::kSystem) {
+    if (!IsStaffRole(caller.role)) {
+      return absl::PermissionDeniedError("volunteer_id: a volunteer sees only their own offers");
+    }
+    // Staff see the offers of volunteers in their own region only.
+    ASSIGN_OR_RETURN(v1::Volunteer volunteer, volunteers_->Get(req.volunteer_id()));
+    if (!InScope(volunteer.region_code(), caller.region_scope)) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "volunteer_id: volunteer ", req.volunteer_id(), " is outside the caller's region"));
+    }
   }
   const int page_size = req.page_size() == 0 ? 50 : req.page_size();
   v1::ListOffersResponse resp;

@@ -384,6 +384,12 @@ TEST_F(DispatcherTest, AManualAssignmentWithdrawsTheOpenOffer) {
   auto open = dispatcher_->ListOffers(list, As(a, Role::kVolunteer));
   ASSERT_TRUE(open.ok());
   EXPECT_EQ(open->offers_size(), 0);
+  // Staff see a volunteer's offers within their own region only.
+  EXPECT_TRUE(dispatcher_->ListOffers(list, As("op", Role::kOperator)).ok());
+  EXPECT_EQ(dispatcher_->ListOffers(list, Caller{"op", Role::kOperator, "3302"}).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(dispatcher_->ListOffers(list, As("someone-else", Role::kVolunteer)).status().code(),
+            absl::StatusCode::kPermissionDenied);
   // Its timer no longer fires anything.
   clock_.Advance(absl::Minutes(11));
   ASSERT_TRUE(dispatcher_->FireDueTimers(100).ok());
