@@ -3,6 +3,7 @@
 #include <array>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "common/identity/internal/registry.h"
 
 namespace gridloop {
@@ -45,6 +46,16 @@ Caller CallerOf(const grpc::ServerContextBase& ctx) {
   std::optional<Caller> caller = identity_internal::CallerRegistry::Get().Find(&ctx);
   if (!caller.has_value()) return Caller{};
   return *std::move(caller);
+}
+
+bool RegionWithin(absl::string_view code, absl::string_view prefix) {
+  return prefix.empty() || code == prefix ||
+         (absl::StartsWith(code, prefix) && code.size() > prefix.size() &&
+          code[prefix.size()] == '.');
+}
+
+bool Caller::ActsWithin(absl::string_view region_code) const {
+  return !region_scope.empty() && RegionWithin(region_code, region_scope);
 }
 
 }  // namespace gridloop

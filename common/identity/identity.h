@@ -30,7 +30,13 @@ struct Caller {
   Role role = Role::kAnonymous;
   std::string region_scope;  // region code prefix the caller acts within; empty = none
   bool anonymous() const { return role == Role::kAnonymous; }
+  // `region_code` lies within the caller's scope; an empty scope covers nothing.
+  bool ActsWithin(absl::string_view region_code) const;
 };
+
+// `code` lies within the region `prefix`: equal to it, or below it on a '.' boundary
+// ("3301.06" is within "3301", "33011" is not). Every code lies within "".
+bool RegionWithin(absl::string_view code, absl::string_view prefix);
 
 // The wire name of `role` ("grid_worker"); the same names ParseRole accepts.
 absl::string_view RoleName(Role role);

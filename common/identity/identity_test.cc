@@ -54,5 +54,19 @@ TEST(CallerFromMetadata, PersonWithoutRoleIsAnonymous) {
   EXPECT_TRUE(CallerFromMetadata(md).anonymous());
 }
 
+TEST(RegionScope, ARegionLiesWithinItsAncestorsOnSegmentBoundariesOnly) {
+  EXPECT_TRUE(RegionWithin("3301.06.003", "3301.06"));
+  EXPECT_TRUE(RegionWithin("3301.06", "3301.06"));
+  EXPECT_FALSE(RegionWithin("3301.061", "3301.06"));
+  EXPECT_FALSE(RegionWithin("3301", "3301.06"));
+  EXPECT_TRUE(RegionWithin("3301", ""));
+}
+
+TEST(RegionScope, ACallerWithoutAScopeActsNowhere) {
+  EXPECT_TRUE((Caller{"w", Role::kGridWorker, "3301.06"}).ActsWithin("3301.06.003.001"));
+  EXPECT_FALSE((Caller{"w", Role::kGridWorker, "3301.06"}).ActsWithin("3301.07"));
+  EXPECT_FALSE((Caller{"w", Role::kGridWorker, ""}).ActsWithin("3301"));
+}
+
 }  // namespace
 }  // namespace gridloop

@@ -31,14 +31,6 @@ bool IsStaffRole(Role r) {
          r == Role::kOperator || r == Role::kDepartment;
 }
 
-// `code` lies within `scope` (a region code prefix on a segment boundary); an empty scope
-// covers nothing.
-bool InScope(absl::string_view code, absl::string_view scope) {
-  return !scope.empty() &&
-         (code == scope || (absl::StartsWith(code, scope) && code.size() > scope.size() &&
-                            code[scope.size()] == '.'));
-}
-
 bool SameAssignee(const v1::Assignee& a, const v1::Assignee& b) {
   return a.kind() == b.kind() && a.id() == b.id();
 }
@@ -298,14 +290,14 @@ absl::Status Dispatcher::DispatchByRoute(Plan& plan, const std::string& avoid_id
     case v1::ASSIGNEE_KIND_DEPARTMENT:
       return AssignTo(plan, v1::ASSIGNEE_KIND_DEPARTMENT, plan.route->department);
     default:
-      return AssignGridWorker(plan, avoid_id);
+      return AssignAtLevel(plan, v1::ESCALATION_LEVEL_GRID);
   }
 }
 
 absl::Status Dispatcher::OfferNextVolunteer(Plan& plan, const std::string& avoid_id) {
   v1::Dispatch& job = plan.job;
   if (!job.has_location() || job.tried_size() >= options_.max_offers_per_round) {
-    return AssignGridWorker(plan, avoid_id);
+    return AssignAtLevel(plan, v1::ESCALATION_LEVEL_GRID);
   }
   NearbyQuery q;
   q.latitude = job.location().latitude();
@@ -347,7 +339,7 @@ absl::Status Dispatcher::OfferNextVolunteer(Plan& plan, const std::string& avoid
   if (ranked.empty()) {
     log::Info("dispatch: no volunteer available, the grid worker takes it",
               {{"incident", job.incident_id()}});
-    return AssignGridWorker(plan, avoid_id);
+    return AssignAtLevel(plan, v1::ESCALATION_LEVEL_GRID);
   }
   return MakeOffer(plan, ranked.front().id, /*named=*/false, ranked.front().distance_m);
 }
@@ -385,10 +377,6 @@ absl::Status Dispatcher::MakeOffer(Plan& plan, const std::string& volunteer_id, 
   plan.write.events.push_back(std::move(e));
   plan.write.offers.emplace_back(std::move(offer), 0);
   return absl::OkStatus();
-}
-
-absl::Status Dispatcher::AssignGridWorker(Plan& plan, const std::string& avoid_id) {
-  return AssignAtLevel(plan, v1::ESCALATION_LEVEL_GRID);
 }
 
 absl::Status Dispatcher::AssignAtLevel(Plan& plan, v1::EscalationLevel level) {
@@ -698,7 +686,7 @@ absl::StatusOr<v1::ListOffersResponse> Dispatcher::ListOffers(const v1::ListOffe
     }
     // Staff see the offers of volunteers in their own region only.
     ASSIGN_OR_RETURN(v1::Volunteer volunteer, volunteers_->Get(req.volunteer_id()));
-    if (!InScope(volunteer.region_code(), caller.region_scope)) {
+    if (!caller.ActsWithin(volunteer.region_code())) {
       return absl::PermissionDeniedError(absl::StrCat(
           "volunteer_id: volunteer ", req.volunteer_id(), " is outside the caller's region"));
     }
@@ -783,7 +771,7 @@ absl::StatusOr<v1::Dispatch> Dispatcher::GetDispatch(const v1::GetDispatchReques
     return absl::NotFoundError(
         absl::StrCat("incident ", req.incident_id(), " has not reached dispatch"));
   }
-  if (caller.role != Role::kSystem && !InScope(job->region_code(), caller.region_scope)) {
+  if (caller.role != Role::kSystem && !caller.ActsWithin(job->region_code())) {
     return absl::PermissionDeniedError(
         absl::StrCat("incident ", req.incident_id(), " is outside the caller's region"));
   }

@@ -92,7 +92,8 @@ class Dispatcher {
   absl::Status OfferNextVolunteer(Plan& plan, const std::string& avoid_id);
   absl::Status MakeOffer(Plan& plan, const std::string& volunteer_id, bool named,
                          double distance_m);
-  absl::Status AssignGridWorker(Plan& plan, const std::string& avoid_id);
+  // The responsible people of `level` (the grid's workers on duty, the community's or
+  // street's leaders), else the category's department; the previous assignee last.
   absl::Status AssignAtLevel(Plan& plan, v1::EscalationLevel level);
   absl::Status AssignStaff(Plan& plan, const std::vector<std::string>& people,
                            const std::string& avoid_id);

@@ -51,6 +51,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/clock/proto_time.h"
+#include "common/identity/identity.h"
 #include "common/status/status_macros.h"
 #include "lua/activity_cancel.lua.h"
 #include "lua/activity_check_in.lua.h"
@@ -127,13 +128,6 @@ std::string SortableMillis(int64_t ms) {
 std::string ActivityMember(const v1::Activity& a) {
   return absl::StrCat(SortableMillis(ToUnixMillis(a.starts_at())), "|", a.id(), "|",
                       a.region_code());
-}
-
-// `code` lies within `prefix` (on a '.' boundary); everything lies within "".
-bool InScope(absl::string_view code, absl::string_view prefix) {
-  return prefix.empty() || code == prefix ||
-         (absl::StartsWith(code, prefix) && code.size() > prefix.size() &&
-          code[prefix.size()] == '.');
 }
 
 int PageSize(int requested) {
@@ -882,7 +876,7 @@ RedisVolunteerStore::ListActivities(const ActivityFilter& filter, int page_size,
       std::vector<std::string> parts = absl::StrSplit(members[i].str, absl::MaxSplits('|', 2));
       if (parts.size() != 3) return Corrupt("activity index entry");
       decided.emplace_back();
-      if (InScope(parts[2], filter.region_prefix)) {
+      if (RegionWithin(parts[2], filter.region_prefix)) {
         decided.back() = std::move(parts[1]);
         --wanted;
       }

@@ -2,7 +2,7 @@
 # Included from this directory's CMakeLists.txt.
 gridloop_library(gridloop_dispatch_store
   SOURCES redis_volunteer_store.cc
-  DEPS gridloop_dispatch_ports gridloop_dispatch_rules gridloop_redis gridloop_clock gridloop_status absl::status
+  DEPS gridloop_dispatch_ports gridloop_dispatch_rules gridloop_identity gridloop_redis gridloop_clock gridloop_status absl::status
        absl::statusor absl::strings absl::str_format absl::time)
 gridloop_embed_text(gridloop_dispatch_store lua/volunteer_common.lua kDispatchVolunteerCommonLua)
 gridloop_embed_text(gridloop_dispatch_store lua/volunteer_register.lua

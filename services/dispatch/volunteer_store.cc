@@ -1,6 +1,5 @@
 #include "services/dispatch/volunteer_store.h"
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <random>
@@ -8,8 +7,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/civil_time.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "services/dispatch/policy.h"
 
 namespace gridloop::dispatch {
@@ -17,38 +14,9 @@ namespace {
 
 constexpr char kBase32[] = "0123456789abcdefghjkmnpqrstvwxyz";
 
-const EVP_MD* Sha256() {
-  // Fetched once: OpenSSL 3 otherwise looks the algorithm up under a lock on every digest.
-  static const EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  return md;
-}
-
 absl::TimeZone LocalZone() { return absl::FixedTimeZone(kLocalUtcOffsetMinutes * 60); }
 
 }  // namespace
-
-std::string RequestFingerprint(absl::string_view method, const google::protobuf::Message& request) {
-  std::unique_ptr<google::protobuf::Message> copy(request.New());
-  copy->CopyFrom(request);
-  const google::protobuf::FieldDescriptor* rid =
-      copy->GetDescriptor()->FindFieldByName("request_id");
-  if (rid != nullptr) copy->GetReflection()->ClearField(copy.get(), rid);
-  std::string bytes(method);
-  bytes.push_back('\n');
-  {
-    google::protobuf::io::StringOutputStream out(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&out);
-    coded.SetSerializationDeterministic(true);
-    copy->SerializeToCodedStream(&coded);
-  }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &len, Sha256(), nullptr);
-  std::string hex;
-  hex.reserve(static_cast<size_t>(len) * 2);
-  for (unsigned int i = 0; i < len; ++i) absl::StrAppendFormat(&hex, "%02x", digest[i]);
-  return hex;
-}
 
 std::vector<std::string> PeriodKeysAt(absl::Time at) {
   const absl::CivilMonth month = absl::ToCivilMonth(at, LocalZone());

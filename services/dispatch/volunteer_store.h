@@ -15,22 +15,19 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/requests/fingerprint.h"
 #include "gridloop/v1/dispatch.pb.h"
 
 namespace gridloop::dispatch {
 
 // A mutating call's idempotency key: the caller's request_id and a fingerprint of what it
-// asked (see RequestFingerprint). A repeat with the same fingerprint returns the first
-// result and changes nothing; with another fingerprint it is INVALID_ARGUMENT naming
-// request_id. Kept 48 hours.
+// asked (RequestFingerprint, common/requests/fingerprint.h). A repeat with the same fingerprint
+// returns the first result and changes nothing; with another fingerprint it is INVALID_ARGUMENT
+// naming request_id. Kept 48 hours.
 struct RequestKey {
   std::string id;
   std::string fingerprint;
 };
-
-// SHA-256 (hex) of `method` and the deterministic serialisation of `request` with its
-// request_id field cleared.
-std::string RequestFingerprint(absl::string_view method, const google::protobuf::Message& request);
 
 // The period keys a credit at `at` counts toward, in the city's local time (UTC+8):
 // {"2026-11", "2026-Q4", "2026", "all"}.

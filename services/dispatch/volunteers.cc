@@ -192,20 +192,13 @@ bool IsStaff(const Caller& c) {
          c.role == Role::kSupervisor || c.role == Role::kOperator;
 }
 
-// `code` lies within `scope`; an empty scope covers nothing.
-bool InScope(absl::string_view code, absl::string_view scope) {
-  if (scope.empty()) return false;
-  return code == scope ||
-         (absl::StartsWith(code, scope) && code.size() > scope.size() && code[scope.size()] == '.');
-}
-
-bool StaffInScope(const Caller& c, absl::string_view region_code) {
-  return IsStaff(c) && InScope(region_code, c.region_scope);
+bool StaffInScopeOf(const Caller& c, absl::string_view region_code) {
+  return IsStaff(c) && c.ActsWithin(region_code);
 }
 
 // The system, or staff acting within their scope.
 bool Oversees(const Caller& c, absl::string_view region_code) {
-  return c.role == Role::kSystem || StaffInScope(c, region_code);
+  return c.role == Role::kSystem || StaffInScopeOf(c, region_code);
 }
 
 bool IsSelf(const Caller& c, absl::string_view volunteer_id) {
@@ -387,7 +380,7 @@ absl::Status Volunteers::MayActOnParticipation(const Caller& c, absl::string_vie
                               "only staff of the activity's region may check a volunteer out");
   }
   ASSIGN_OR_RETURN(v1::Activity activity, store_->GetActivity(activity_id));
-  if (!StaffInScope(c, activity.region_code())) return OutOfScope(c, activity.region_code());
+  if (!StaffInScopeOf(c, activity.region_code())) return OutOfScope(c, activity.region_code());
   return absl::OkStatus();
 }
 
@@ -396,8 +389,8 @@ absl::Status Volunteers::MayActOnVolunteer(const Caller& c, absl::string_view vo
   if (IsSelf(c, volunteer_id) || c.role == Role::kSystem) return absl::OkStatus();
   if (!IsStaff(c)) return NotSelf();
   ASSIGN_OR_RETURN(v1::Volunteer stored, store_->Get(volunteer_id));
-  if (!StaffInScope(c, stored.region_code())) return OutOfScope(c, stored.region_code());
-  if (!new_region_code.empty() && !StaffInScope(c, new_region_code)) {
+  if (!StaffInScopeOf(c, stored.region_code())) return OutOfScope(c, stored.region_code());
+  if (!new_region_code.empty() && !StaffInScopeOf(c, new_region_code)) {
     return OutOfScope(c, new_region_code);
   }
   return absl::OkStatus();
@@ -511,7 +504,7 @@ absl::StatusOr<v1::ListVolunteersResponse> Volunteers::ListVolunteers(
           absl::StrCat("role ", RoleName(c.role), " may not list volunteers"));
     }
     if (filter.region_prefix.empty()) filter.region_prefix = c.region_scope;
-    if (!InScope(filter.region_prefix, c.region_scope)) {
+    if (!c.ActsWithin(filter.region_prefix)) {
       return OutOfScope(c, filter.region_prefix);
     }
   }

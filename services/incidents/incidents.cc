@@ -8,9 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/clock/proto_time.h"
+#include "common/requests/fingerprint.h"
 #include "common/status/status_macros.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "services/incidents/ids.h"
 #include "services/incidents/validation.h"
 
@@ -20,24 +19,6 @@ namespace {
 constexpr int kMaxConflictRetries = 8;
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 500;
-
-// The parameters of a request, without its request_id, as a stable digest: the same
-// request_id with other parameters is a caller's bug, not a retry.
-std::string Fingerprint(absl::string_view method, const google::protobuf::Message& req) {
-  std::unique_ptr<google::protobuf::Message> copy(req.New());
-  copy->CopyFrom(req);
-  if (const auto* field = copy->GetDescriptor()->FindFieldByName("request_id")) {
-    copy->GetReflection()->ClearField(copy.get(), field);
-  }
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream out(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&out);
-    coded.SetSerializationDeterministic(true);
-    copy->SerializeToCodedStream(&coded);
-  }
-  return Sha256Hex(absl::StrCat(method, "\n", bytes));
-}
 
 absl::Status NotFound(absl::string_view id) {
   return absl::NotFoundError(absl::StrCat("incident ", id.substr(0, kMaxIdChars), " not found"));
@@ -176,7 +157,7 @@ absl::StatusOr<Incidents::PreparedReport> Incidents::PrepareReport(
   // No separate look-up of the request_id: the write checks it atomically and hands back
   // the first result, so a report costs one round trip to the store.
   const int shard = ShardOfRequest(req.request_id());
-  const std::string fingerprint = Fingerprint("ReportIncident", req);
+  const std::string fingerprint = RequestFingerprint("ReportIncident", req);
 
   const absl::Time now = clock_->Now();
   v1::Incident inc;
@@ -346,7 +327,7 @@ absl::StatusOr<v1::Incident> Incidents::Mutate(absl::string_view method,
   const std::optional<int> shard = ShardOfId(incident_id);
   if (!shard.has_value()) return NotFound(incident_id);
 
-  const std::string fingerprint = Fingerprint(method, req);
+  const std::string fingerprint = RequestFingerprint(method, req);
   // The write checks the request_id atomically, so the happy path needs no look-up of its
   // own. A repeat of a request that already took effect usually finds the incident moved
   // on, so any refusal first asks whether this request_id has a first result to return.

@@ -111,12 +111,6 @@ absl::Status CheckRequestId(absl::string_view request_id) {
   return CheckId("request_id", request_id);
 }
 
-// `code` lies within `scope` (a region code prefix on a segment boundary).
-bool InScope(absl::string_view code, absl::string_view scope) {
-  return code == scope ||
-         (absl::StartsWith(code, scope) && code.size() > scope.size() && code[scope.size()] == '.');
-}
-
 bool IsStaffRole(Role r) {
   return r == Role::kGridWorker || r == Role::kGridLeader || r == Role::kSupervisor ||
          r == Role::kOperator;
@@ -129,7 +123,7 @@ absl::Status MayChange(const Caller& c, absl::string_view region_code) {
     return absl::PermissionDeniedError(
         absl::StrCat("role ", RoleName(c.role), " may not change the ledger"));
   }
-  if (c.region_scope.empty() || !InScope(region_code, c.region_scope)) {
+  if (!c.ActsWithin(region_code)) {
     return absl::PermissionDeniedError(
         absl::StrCat("region ", region_code, " is outside the caller's scope"));
   }
@@ -147,7 +141,7 @@ absl::Status MayRead(const Caller& c, absl::string_view region_code, absl::strin
     return absl::PermissionDeniedError(
         absl::StrCat("role ", RoleName(c.role), " may not read residents"));
   }
-  if (c.region_scope.empty() || !InScope(region_code, c.region_scope)) {
+  if (!c.ActsWithin(region_code)) {
     return absl::PermissionDeniedError(
         absl::StrCat("region ", region_code, " is outside the caller's scope"));
   }
@@ -158,7 +152,7 @@ bool MaySeeInFull(const Caller& c, absl::string_view region_code, absl::string_v
   if (c.role == Role::kResident) return !self.empty() && c.person_id == self;
   return (c.role == Role::kGridWorker || c.role == Role::kGridLeader ||
           c.role == Role::kSupervisor) &&
-         !c.region_scope.empty() && InScope(region_code, c.region_scope);
+         c.ActsWithin(region_code);
 }
 
 bool IsGridLevel(v1::RegionLevel l) {
@@ -1293,7 +1287,7 @@ absl::StatusOr<v1::ListAccessLogResponse> Residents::ListAccessLog(
   ASSIGN_OR_RETURN(std::optional<v1::Resident> r, FindStored(req.resident_id()));
   if (!r.has_value()) return absl::NotFoundError(absl::StrCat("resident ", req.resident_id()));
   if (!MaySeeInFull(c, r->region_code(), r->id()) &&
-      !(c.role == Role::kOperator && InScope(r->region_code(), c.region_scope))) {
+      !(c.role == Role::kOperator && c.ActsWithin(r->region_code()))) {
     RETURN_IF_ERROR(MayRead(c, r->region_code(), r->id()));
     return absl::PermissionDeniedError("the access log is for those who may read it in full");
   }
