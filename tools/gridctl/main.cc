@@ -6,7 +6,15 @@
 //   gridctl report --category C --title T --region R (--resident ID | --name N --phone P)
 //   gridctl get --id ID               an incident with its history
 //   gridctl list [--region P] [--status reported,...] [--page-size N]
-//   gridctl health                    health of incidents (and residents, dispatch) services
+//   gridctl health                    health of incidents (and residents, dispatch,
+//                                     assessment) services
+//   gridctl assessment scorecard --kind region|grid_worker|volunteer|department --id X
+//                      [--period day|week|month|quarter|year] [--at RFC3339]
+//   gridctl assessment rankings --kind K --within REGION [--depth N] [--bottom] [--limit N]
+//   gridctl assessment trend --kind K --id X [--periods N]
+//   gridctl assessment rebuild [--formula vN] [--id ID]
+//                                     recompute every figure from the topics and switch
+//                                     over (docs/assessment.md)
 //   gridctl import (--dir D | --regions F --households F --residents F --staff F)
 //                  [--rejects F] [--batch 500] [--parallel 4] [--scope R]
 //                                     load CSV files into the residents service
@@ -14,7 +22,8 @@
 //
 // Common settings: --incidents-addr / GRIDLOOP_INCIDENTS_ADDR (127.0.0.1:50051),
 // --residents-addr / GRIDLOOP_RESIDENTS_ADDR (127.0.0.1:50052, import only),
-// --kafka-brokers / GRIDLOOP_KAFKA_BROKERS (demo only), --as person:role (the caller;
+// --kafka-brokers / GRIDLOOP_KAFKA_BROKERS (demo only), --assessment-addr /
+// GRIDLOOP_ASSESSMENT_ADDR (127.0.0.1:50054), --as person:role (the caller;
 // import always runs as an operator and takes only the person, "import" by default).
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
@@ -43,6 +52,7 @@
 #include "common/kafka/consumer.h"
 #include "gridloop/v1/events.pb.h"
 #include "gridloop/v1/incidents.grpc.pb.h"
+#include "tools/gridctl/assessment_cmd.h"
 #include "tools/gridctl/import/grpc_sender.h"
 #include "tools/gridctl/import/importer.h"
 
@@ -202,8 +212,10 @@ class Cli {
   // Incidents, and residents and dispatch too when their addresses are known.
   int Health() {
     int rc = HealthOf(channel_, "gridloop.v1.IncidentService");
-    for (auto [setting, service] : {std::pair{"residents_addr", "gridloop.v1.ResidentService"},
-                                    std::pair{"dispatch_addr", "gridloop.v1.DispatchService"}}) {
+    for (auto [setting, service] :
+         {std::pair{"residents_addr", "gridloop.v1.ResidentService"},
+          std::pair{"dispatch_addr", "gridloop.v1.DispatchService"},
+          std::pair{"assessment_addr", "gridloop.v1.AssessmentService"}}) {
       const std::string addr = settings_.Get(setting, "");
       if (addr.empty()) continue;
       rc |= HealthOf(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()), service);
@@ -608,23 +620,31 @@ int Cli::Import() {
 
 int main(int argc, char** argv) {
   if (argc < 2 || argv[1][0] == '-') {
-    std::fprintf(
-        stderr,
-        "usage: gridctl demo|categories|report|get|list|health|import [--name=value ...]\n");
+    std::fprintf(stderr,
+                 "usage: gridctl demo|categories|report|get|list|health|import|assessment "
+                 "[--name=value ...]\n");
     return 2;
   }
   const std::string command = argv[1];
+  // "assessment" takes a subcommand: the settings start after it.
+  const bool nested = command == "assessment";
+  if (nested && (argc < 3 || argv[2][0] == '-')) {
+    std::fprintf(stderr, "usage: gridctl assessment rebuild|scorecard|rankings|trend\n");
+    return 2;
+  }
   std::map<std::string, std::string> env;
   for (const char* name : {"GRIDLOOP_INCIDENTS_ADDR", "GRIDLOOP_RESIDENTS_ADDR",
-                           "GRIDLOOP_KAFKA_BROKERS", "GRIDLOOP_AS", "GRIDLOOP_INCIDENT_TOPIC"}) {
+                           "GRIDLOOP_KAFKA_BROKERS", "GRIDLOOP_AS", "GRIDLOOP_INCIDENT_TOPIC",
+                           "GRIDLOOP_ASSESSMENT_ADDR", "GRIDLOOP_CITY_REGION"}) {
     if (const char* v = std::getenv(name)) env[name] = v;
   }
   absl::StatusOr<gridloop::config::Settings> settings =
-      gridloop::config::Settings::Parse(argc - 1, argv + 1, env);
+      gridloop::config::Settings::Parse(argc - (nested ? 2 : 1), argv + (nested ? 2 : 1), env);
   if (!settings.ok()) {
     std::fprintf(stderr, "%s\n", settings.status().ToString().c_str());
     return 2;
   }
+  if (nested) return gridloop::gridctl::RunAssessment(argv[2], *settings);
   gridloop::gridctl::Cli cli(*settings);
   return cli.Run(command);
 }

@@ -1,0 +1,240 @@
+#include "services/assessment/app.h"
+
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/kafka/replay.h"
+#include "common/log/log.h"
+#include "common/status/status_macros.h"
+#include "gridloop/v1/dispatch.pb.h"
+#include "gridloop/v1/events.pb.h"
+
+namespace gridloop::assessment {
+
+absl::StatusOr<AppConfig> AppConfig::FromSettings(const config::Settings& s) {
+  AppConfig c;
+  c.listen = s.Get("listen", c.listen);
+  c.metrics_listen = s.Get("metrics_listen", c.metrics_listen);
+  c.redis = s.Get("redis", c.redis);
+  c.kafka_brokers = s.Get("kafka_brokers", c.kafka_brokers);
+  c.incident_topic = s.Get("incident_topic", c.incident_topic);
+  c.dispatch_topic = s.Get("dispatch_topic", c.dispatch_topic);
+  c.scores_topic = s.Get("scores_topic", c.scores_topic);
+  c.consumer_group = s.Get("consumer_group", c.consumer_group);
+  c.residents_addr = s.Get("residents_addr", c.residents_addr);
+  c.scoring_file = s.Get("scoring_file", c.scoring_file);
+  c.city_region = s.Get("city_region", c.city_region);
+  const std::string partitions = s.Get("consumer_partitions", "");
+  for (absl::string_view p : absl::StrSplit(partitions, ',', absl::SkipWhitespace())) {
+    int32_t n = 0;
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(p), &n) || n < 0) {
+      return absl::InvalidArgumentError(
+          "GRIDLOOP_CONSUMER_PARTITIONS: a comma-separated list of partition numbers");
+    }
+    c.assign_partitions.push_back(n);
+  }
+  ASSIGN_OR_RETURN(int64_t pool, s.GetInt("redis_pool", c.redis_pool));
+  ASSIGN_OR_RETURN(int64_t attempts, s.GetInt("consumer_max_attempts", c.consumer_max_attempts));
+  ASSIGN_OR_RETURN(int64_t workers, s.GetInt("workers", c.workers));
+  ASSIGN_OR_RETURN(int64_t queue, s.GetInt("max_queue", c.max_queue));
+  ASSIGN_OR_RETURN(c.peer_timeout, s.GetDuration("peer_timeout", c.peer_timeout));
+  ASSIGN_OR_RETURN(c.score_interval, s.GetDuration("score_interval", c.score_interval));
+  ASSIGN_OR_RETURN(c.publish_every, s.GetDuration("publish_every", c.publish_every));
+  ASSIGN_OR_RETURN(c.drain_timeout, s.GetDuration("drain_timeout", c.drain_timeout));
+  ASSIGN_OR_RETURN(c.relay, s.GetBool("outbox_relay", c.relay));
+  if (pool < 1 || pool > 1024) return absl::InvalidArgumentError("GRIDLOOP_REDIS_POOL: 1..1024");
+  if (attempts < 1) return absl::InvalidArgumentError("GRIDLOOP_CONSUMER_MAX_ATTEMPTS: at least 1");
+  if (workers < 1 || workers > 1024) return absl::InvalidArgumentError("GRIDLOOP_WORKERS: 1..1024");
+  if (queue < 1) return absl::InvalidArgumentError("GRIDLOOP_MAX_QUEUE: at least 1");
+  for (auto [d, name] : {std::pair{c.peer_timeout, "GRIDLOOP_PEER_TIMEOUT"},
+                         std::pair{c.score_interval, "GRIDLOOP_SCORE_INTERVAL"},
+                         std::pair{c.publish_every, "GRIDLOOP_PUBLISH_EVERY"}}) {
+    if (d <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(absl::StrCat(name, ": must be positive"));
+    }
+  }
+  if (c.kafka_brokers.empty())
+    return absl::InvalidArgumentError("GRIDLOOP_KAFKA_BROKERS: required");
+  if (c.consumer_group.empty()) {
+    return absl::InvalidArgumentError("GRIDLOOP_CONSUMER_GROUP: required");
+  }
+  if (c.city_region.empty()) return absl::InvalidArgumentError("GRIDLOOP_CITY_REGION: required");
+  RETURN_IF_ERROR(config::ParseHostPort(c.listen, "GRIDLOOP_LISTEN").status());
+  RETURN_IF_ERROR(config::ParseHostPort(c.redis, "GRIDLOOP_REDIS").status());
+  RETURN_IF_ERROR(config::ParseHostPort(c.residents_addr, "GRIDLOOP_RESIDENTS_ADDR").status());
+  if (!c.metrics_listen.empty()) {
+    RETURN_IF_ERROR(config::ParseHostPort(c.metrics_listen, "GRIDLOOP_METRICS_LISTEN").status());
+  }
+  c.redis_pool = static_cast<int>(pool);
+  c.consumer_max_attempts = static_cast<int>(attempts);
+  c.workers = static_cast<int>(workers);
+  c.max_queue = static_cast<int>(queue);
+  return c;
+}
+
+absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const Clock* clock) {
+  std::unique_ptr<App> app(new App());
+  if (!config.scoring_file.empty()) {
+    std::ifstream in(config.scoring_file);
+    if (!in) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("GRIDLOOP_SCORING_FILE: cannot read ", config.scoring_file));
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    absl::StatusOr<Formulas> formulas = Formulas::Parse(text.str());
+    if (!formulas.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("GRIDLOOP_SCORING_FILE: ", formulas.status().message()));
+    }
+    app->formulas_ = *std::move(formulas);
+  }
+
+  ASSIGN_OR_RETURN(config::HostPort redis_addr,
+                   config::ParseHostPort(config.redis, "GRIDLOOP_REDIS"));
+  redis::Options ropts;
+  ropts.host = redis_addr.host;
+  ropts.port = redis_addr.port;
+  ropts.pool_size = config.redis_pool;
+  ASSIGN_OR_RETURN(app->redis_, redis::Connect(ropts));
+
+  if (config.relay) {
+    outbox::RelayOptions relay_opts;
+    relay_opts.streams = {RedisAssessmentStore::kOutboxStream};
+    relay_opts.topic = config.scores_topic;
+    kafka::ProducerOptions popts;
+    popts.brokers = config.kafka_brokers;
+    app->relay_ = std::make_unique<outbox::Relay>(
+        app->redis_.get(), [popts] { return kafka::Producer::Create(popts); }, relay_opts);
+  }
+  outbox::Relay* relay = app->relay_.get();
+  std::function<void()> notify;
+  if (relay != nullptr) notify = [relay] { relay->Notify(); };
+  app->store_ = std::make_unique<RedisAssessmentStore>(app->redis_.get(), clock, notify);
+  app->survey_store_ = std::make_unique<RedisSurveyStore>(app->redis_.get());
+  app->residents_ =
+      std::make_unique<GrpcResidentRegions>(config.residents_addr, config.peer_timeout);
+  app->folder_ = std::make_unique<Folder>(app->store_.get());
+  AssessmentOptions aopts;
+  aopts.city_region = config.city_region;
+  aopts.score_event_interval = config.score_interval;
+  RedisSurveyStore* surveys = app->survey_store_.get();
+  app->assessment_ = std::make_unique<Assessment>(
+      app->store_.get(),
+      [surveys](const std::vector<std::pair<std::string, std::string>>& keys) {
+        return surveys->RegionSurveyTallies(keys);
+      },
+      &app->formulas_, clock, aopts);
+  app->surveys_ = std::make_unique<Surveys>(surveys, app->residents_.get(), clock);
+
+  kafka::ReplayOptions replay_opts;
+  replay_opts.brokers = config.kafka_brokers;
+  replay_opts.topics = {config.incident_topic, config.dispatch_topic};
+  RebuilderOptions bopts;
+  bopts.incident_topic = config.incident_topic;
+  bopts.dispatch_topic = config.dispatch_topic;
+  app->rebuilder_ = std::make_unique<Rebuilder>(
+      app->store_.get(), app->folder_.get(), &app->formulas_, clock,
+      [replay_opts](const std::function<absl::Status(const kafka::Record&)>& fold,
+                    std::atomic<int64_t>* done, std::atomic<int64_t>* total,
+                    const std::atomic<bool>* stop) -> absl::Status {
+        absl::StatusOr<kafka::ReplayProgress> r = kafka::Replay(replay_opts, fold, stop, done);
+        if (!r.ok()) return r.status();
+        total->store(r->total);
+        return absl::OkStatus();
+      },
+      bopts);
+
+  app->executor_ = std::make_unique<server::Executor>(config.workers, config.max_queue);
+  app->grpc_ = std::make_unique<AssessmentGrpc>(app->assessment_.get(), app->surveys_.get(),
+                                                app->rebuilder_.get(), app->executor_.get());
+  app->metrics_ = std::make_unique<server::Metrics>();
+
+  kafka::ConsumerOptions copts;
+  copts.brokers = config.kafka_brokers;
+  copts.group_id = config.consumer_group;
+  if (config.assign_partitions.empty()) {
+    copts.topics = {config.incident_topic, config.dispatch_topic};
+  } else {
+    for (int32_t p : config.assign_partitions) {
+      copts.assign.emplace_back(config.incident_topic, p);
+      copts.assign.emplace_back(config.dispatch_topic, p);
+    }
+  }
+  copts.max_attempts = config.consumer_max_attempts;
+  Folder* folder = app->folder_.get();
+  const std::string dispatch_topic = config.dispatch_topic;
+  ASSIGN_OR_RETURN(app->consumer_,
+                   kafka::Consumer::Create(copts, [folder, dispatch_topic](const kafka::Record& r) {
+                     if (r.topic == dispatch_topic) {
+                       v1::DispatchEvent event;
+                       if (!event.ParseFromString(r.value)) {
+                         return absl::InvalidArgumentError("not a DispatchEvent");
+                       }
+                       return folder->FoldDispatchEvent(event);
+                     }
+                     v1::IncidentEvent event;
+                     if (!event.ParseFromString(r.value)) {
+                       return absl::InvalidArgumentError("not an IncidentEvent");
+                     }
+                     return folder->FoldIncidentEvent(event);
+                   }));
+
+  App* raw = app.get();
+  app->publisher_ = std::make_unique<server::Periodic>(config.publish_every, [raw] {
+    absl::StatusOr<int> n = raw->assessment_->PublishDueScores(500);
+    if (!n.ok()) log::Warn("assessment: score events failed", {{"error", n.status().ToString()}});
+    raw->metrics_->consumer_lag("events").Set(static_cast<double>(raw->consumer_->lag()));
+    if (raw->relay_ != nullptr) {
+      raw->metrics_->outbox_lag().Set(static_cast<double>(raw->relay_->lag()));
+    }
+  });
+
+  server::ServerOptions sopts;
+  sopts.service_name = "assessment";
+  sopts.health_services = {"gridloop.v1.AssessmentService"};
+  sopts.listen = config.listen;
+  sopts.metrics_listen = config.metrics_listen;
+  sopts.drain_timeout = config.drain_timeout;
+  ASSIGN_OR_RETURN(app->server_,
+                   server::Server::Start(sopts, {app->grpc_.get()}, app->metrics_.get()));
+
+  // Shutdown order: calls drained; stop taking events and publishing; finish queued work;
+  // publish what is left.
+  app->server_->OnShutdown([raw] { raw->consumer_->Stop(); });
+  app->server_->OnShutdown([raw] { raw->publisher_->Stop(); });
+  app->server_->OnShutdown([raw] { raw->executor_->Shutdown(); });
+  app->server_->OnShutdown([raw] {
+    if (raw->relay_ != nullptr) {
+      (void)raw->relay_->RunOnce();
+      raw->relay_->Stop();
+    }
+  });
+  if (relay != nullptr) relay->Start();
+  app->publisher_->Start();
+  app->consumer_->Start();
+  log::Info("assessment serving", {{"port", absl::StrCat(app->server_->port())},
+                                   {"redis", config.redis},
+                                   {"kafka", config.kafka_brokers},
+                                   {"residents", config.residents_addr}});
+  return app;
+}
+
+App::~App() {
+  if (server_ != nullptr) {
+    server_->Shutdown();
+    server_.reset();
+  }
+  if (consumer_ != nullptr) consumer_->Stop();
+  if (publisher_ != nullptr) publisher_->Stop();
+  rebuilder_.reset();
+  if (executor_ != nullptr) executor_->Shutdown();
+  if (relay_ != nullptr) relay_->Stop();
+}
+
+}  // namespace gridloop::assessment
