@@ -1,13 +1,8 @@
 #include "services/assessment/app.h"
 
-#include <fstream>
-#include <sstream>
 #include <utility>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "common/kafka/replay.h"
 #include "common/log/log.h"
 #include "common/status/status_macros.h"
@@ -18,39 +13,18 @@ namespace gridloop::assessment {
 
 absl::StatusOr<AppConfig> AppConfig::FromSettings(const config::Settings& s) {
   AppConfig c;
-  c.listen = s.Get("listen", c.listen);
-  c.metrics_listen = s.Get("metrics_listen", c.metrics_listen);
-  c.redis = s.Get("redis", c.redis);
-  c.kafka_brokers = s.Get("kafka_brokers", c.kafka_brokers);
+  RETURN_IF_ERROR(c.ReadProcess(s));
+  RETURN_IF_ERROR(c.ReadConsumer(s));
   c.incident_topic = s.Get("incident_topic", c.incident_topic);
   c.dispatch_topic = s.Get("dispatch_topic", c.dispatch_topic);
   c.scores_topic = s.Get("scores_topic", c.scores_topic);
-  c.consumer_group = s.Get("consumer_group", c.consumer_group);
   c.residents_addr = s.Get("residents_addr", c.residents_addr);
   c.scoring_file = s.Get("scoring_file", c.scoring_file);
   c.city_region = s.Get("city_region", c.city_region);
-  const std::string partitions = s.Get("consumer_partitions", "");
-  for (absl::string_view p : absl::StrSplit(partitions, ',', absl::SkipWhitespace())) {
-    int32_t n = 0;
-    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(p), &n) || n < 0) {
-      return absl::InvalidArgumentError(
-          "GRIDLOOP_CONSUMER_PARTITIONS: a comma-separated list of partition numbers");
-    }
-    c.assign_partitions.push_back(n);
-  }
-  ASSIGN_OR_RETURN(int64_t pool, s.GetInt("redis_pool", c.redis_pool));
-  ASSIGN_OR_RETURN(int64_t attempts, s.GetInt("consumer_max_attempts", c.consumer_max_attempts));
-  ASSIGN_OR_RETURN(int64_t workers, s.GetInt("workers", c.workers));
-  ASSIGN_OR_RETURN(int64_t queue, s.GetInt("max_queue", c.max_queue));
   ASSIGN_OR_RETURN(c.peer_timeout, s.GetDuration("peer_timeout", c.peer_timeout));
   ASSIGN_OR_RETURN(c.score_interval, s.GetDuration("score_interval", c.score_interval));
   ASSIGN_OR_RETURN(c.publish_every, s.GetDuration("publish_every", c.publish_every));
-  ASSIGN_OR_RETURN(c.drain_timeout, s.GetDuration("drain_timeout", c.drain_timeout));
   ASSIGN_OR_RETURN(c.relay, s.GetBool("outbox_relay", c.relay));
-  if (pool < 1 || pool > 1024) return absl::InvalidArgumentError("GRIDLOOP_REDIS_POOL: 1..1024");
-  if (attempts < 1) return absl::InvalidArgumentError("GRIDLOOP_CONSUMER_MAX_ATTEMPTS: at least 1");
-  if (workers < 1 || workers > 1024) return absl::InvalidArgumentError("GRIDLOOP_WORKERS: 1..1024");
-  if (queue < 1) return absl::InvalidArgumentError("GRIDLOOP_MAX_QUEUE: at least 1");
   for (auto [d, name] : {std::pair{c.peer_timeout, "GRIDLOOP_PEER_TIMEOUT"},
                          std::pair{c.score_interval, "GRIDLOOP_SCORE_INTERVAL"},
                          std::pair{c.publish_every, "GRIDLOOP_PUBLISH_EVERY"}}) {
@@ -58,36 +32,17 @@ absl::StatusOr<AppConfig> AppConfig::FromSettings(const config::Settings& s) {
       return absl::InvalidArgumentError(absl::StrCat(name, ": must be positive"));
     }
   }
-  if (c.kafka_brokers.empty())
-    return absl::InvalidArgumentError("GRIDLOOP_KAFKA_BROKERS: required");
-  if (c.consumer_group.empty()) {
-    return absl::InvalidArgumentError("GRIDLOOP_CONSUMER_GROUP: required");
-  }
   if (c.city_region.empty()) return absl::InvalidArgumentError("GRIDLOOP_CITY_REGION: required");
-  RETURN_IF_ERROR(config::ParseHostPort(c.listen, "GRIDLOOP_LISTEN").status());
-  RETURN_IF_ERROR(config::ParseHostPort(c.redis, "GRIDLOOP_REDIS").status());
   RETURN_IF_ERROR(config::ParseHostPort(c.residents_addr, "GRIDLOOP_RESIDENTS_ADDR").status());
-  if (!c.metrics_listen.empty()) {
-    RETURN_IF_ERROR(config::ParseHostPort(c.metrics_listen, "GRIDLOOP_METRICS_LISTEN").status());
-  }
-  c.redis_pool = static_cast<int>(pool);
-  c.consumer_max_attempts = static_cast<int>(attempts);
-  c.workers = static_cast<int>(workers);
-  c.max_queue = static_cast<int>(queue);
   return c;
 }
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const Clock* clock) {
   std::unique_ptr<App> app(new App());
   if (!config.scoring_file.empty()) {
-    std::ifstream in(config.scoring_file);
-    if (!in) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("GRIDLOOP_SCORING_FILE: cannot read ", config.scoring_file));
-    }
-    std::stringstream text;
-    text << in.rdbuf();
-    absl::StatusOr<Formulas> formulas = Formulas::Parse(text.str());
+    ASSIGN_OR_RETURN(const std::string text,
+                     config::ReadSettingFile(config.scoring_file, "GRIDLOOP_SCORING_FILE"));
+    absl::StatusOr<Formulas> formulas = Formulas::Parse(text);
     if (!formulas.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("GRIDLOOP_SCORING_FILE: ", formulas.status().message()));

@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "common/clock/clock.h"
 #include "common/config/config.h"
+#include "common/config/process_settings.h"
 #include "common/kafka/consumer.h"
 #include "common/outbox/relay.h"
 #include "common/redis/redis_client.h"
@@ -33,29 +34,21 @@ inline constexpr char kDispatchEventsTopic[] = "gridloop.dispatch.events.v1";
 inline constexpr char kScoreEventsTopic[] = "gridloop.assessment.scores.v1";
 
 // Everything the assessment process is configured with. FromSettings documents the names.
-struct AppConfig {
-  std::string listen = "0.0.0.0:50054";
-  std::string metrics_listen;
-  std::string redis = "127.0.0.1:6379";
-  int redis_pool = 16;
-  std::string kafka_brokers = "127.0.0.1:9092";
+// assign_partitions, when set, applies to both event topics.
+struct AppConfig : config::ProcessSettings, config::ConsumerSettings {
+  AppConfig() {
+    listen = "0.0.0.0:50054";
+    consumer_group = "gridloop-assessment";
+  }
   std::string incident_topic = kIncidentEventsTopic;
   std::string dispatch_topic = kDispatchEventsTopic;
   std::string scores_topic = kScoreEventsTopic;
-  std::string consumer_group = "gridloop-assessment";
-  // Empty: join the group. Otherwise consume exactly these partitions of both event topics
-  // without joining (a single replica, or tests).
-  std::vector<int32_t> assign_partitions;
-  int consumer_max_attempts = 1000;
   std::string residents_addr = "127.0.0.1:50052";
   absl::Duration peer_timeout = absl::Seconds(2);
   std::string scoring_file;  // formula versions; empty = the built-in v1
   std::string city_region = "3301";
   absl::Duration score_interval = absl::Minutes(1);
   absl::Duration publish_every = absl::Seconds(1);
-  int workers = 16;
-  int max_queue = 10000;
-  absl::Duration drain_timeout = absl::Seconds(20);
   bool relay = true;
 
   // From flags / GRIDLOOP_* variables: listen, metrics_listen, redis, redis_pool,

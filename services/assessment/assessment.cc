@@ -271,8 +271,9 @@ absl::StatusOr<v1::ListRankingsResponse> Assessment::ListRankings(
     return absl::InvalidArgumentError("region_depth: must be below within_region");
   }
   if (req.limit() < 0 || req.limit() > 100) return absl::InvalidArgumentError("limit: 0..100");
-  if (caller.anonymous())
+  if (caller.anonymous()) {
     return absl::UnauthenticatedError("assessment needs an identified caller");
+  }
   if (caller.role == Role::kResident || caller.role == Role::kVolunteer ||
       !Within(caller, req.within_region())) {
     return absl::PermissionDeniedError(
@@ -323,8 +324,9 @@ absl::StatusOr<v1::GetTrendResponse> Assessment::GetTrend(const Caller& caller,
   std::vector<PeriodSpan> spans{PeriodOf(req.period(), AtOr(req.at(), clock_->Now()))};
   while (static_cast<int>(spans.size()) < n) spans.push_back(PreviousPeriod(spans.back()));
   v1::GetTrendResponse resp;
-  for (auto it = spans.rbegin(); it != spans.rend(); ++it) {
-    ASSIGN_OR_RETURN(v1::Scorecard card, Card(g, req.subject_kind(), req.subject_id(), *it));
+  std::reverse(spans.begin(), spans.end());  // oldest first
+  for (const PeriodSpan& span : spans) {
+    ASSIGN_OR_RETURN(v1::Scorecard card, Card(g, req.subject_kind(), req.subject_id(), span));
     *resp.add_scorecards() = std::move(card);
   }
   return resp;

@@ -65,6 +65,7 @@ absl::Status Folder::FoldDispatchEvent(const v1::DispatchEvent& event, FoldTarge
     ASSIGN_OR_RETURN(const Generations g, store_->GetGenerations());
     ASSIGN_OR_RETURN(const std::vector<int64_t> targets, Targets(g, target));
     std::vector<EventWrite> writes;
+    writes.reserve(targets.size());
     for (int64_t gen : targets) writes.push_back(EventWrite{gen, changes});
     absl::StatusOr<bool> applied =
         store_->ApplyEventOnce(g.revision, event.event_id(), day, writes);

@@ -1,6 +1,7 @@
 #include "services/assessment/measures.h"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -309,7 +310,7 @@ absl::StatusOr<Contribution> ContributionOf(const v1::DispatchEvent& event) {
       break;
     case v1::DISPATCH_EVENT_TYPE_HOURS_CREDITED:
       c = Counter::kServiceMillihours;
-      n = static_cast<int64_t>(event.credit().hours() * 1000.0 + 0.5);
+      n = std::llround(event.credit().hours() * 1000.0);
       break;
     default:
       return out;
@@ -345,8 +346,10 @@ namespace {
 std::string Minutes(absl::Duration d) {
   const int64_t m = absl::ToInt64Minutes(d < absl::ZeroDuration() ? -d : d);
   if (m < 120) return absl::StrCat(m, " min");
-  if (m < 48 * 60) return absl::StrCat(m / 60, " h ", m % 60, " min");
-  return absl::StrCat(m / (24 * 60), " d ", (m / 60) % 24, " h");
+  constexpr int64_t kHour = 60;
+  constexpr int64_t kDay = 24 * kHour;
+  if (m < 2 * kDay) return absl::StrCat(m / kHour, " h ", m % kHour, " min");
+  return absl::StrCat(m / kDay, " d ", (m / kHour) % 24, " h");
 }
 
 std::string Against(const google::protobuf::Timestamp& done,
@@ -391,9 +394,9 @@ Explanation Explain(const FoldedIncident& f, const Cell& cell, absl::string_view
                 ? Against(f.first_resolved_at(), f.first_resolve_by(), "first resolved")
                 : "first resolve-by deadline missed";
   } else if (rate == "satisfaction") {
-    const double sat = static_cast<double>(t[Counter::kFeedbackSatisfied]);
-    const double basic = static_cast<double>(t[Counter::kFeedbackBasic]);
-    const double dis = static_cast<double>(t[Counter::kFeedbackDissatisfied]);
+    const auto sat = static_cast<double>(t[Counter::kFeedbackSatisfied]);
+    const auto basic = static_cast<double>(t[Counter::kFeedbackBasic]);
+    const auto dis = static_cast<double>(t[Counter::kFeedbackDissatisfied]);
     e.counts = numerator ? sat + basic_weight * basic : sat + basic + dis;
     e.why = f.satisfaction() == v1::SATISFACTION_SATISFIED ? "resident satisfied"
             : f.satisfaction() == v1::SATISFACTION_BASICALLY_SATISFIED

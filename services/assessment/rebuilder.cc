@@ -139,8 +139,9 @@ v1::Rebuild Rebuilder::Run(v1::Rebuild rebuild, int64_t previous_generation) {
   // replicas this rebuild is alive.
   std::thread reporter([&] {
     while (!replay_finished.load()) {
-      for (int i = 0; i < 10 && !replay_finished.load(); ++i)
+      for (int i = 0; i < 10 && !replay_finished.load(); ++i) {
         absl::SleepFor(absl::Milliseconds(100));
+      }
       v1::Rebuild snapshot = rebuild;
       snapshot.set_events_folded(done.load());
       snapshot.set_events_total(total.load());

@@ -1,13 +1,8 @@
 #include "services/dispatch/app.h"
 
-#include <fstream>
-#include <sstream>
 #include <utility>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "common/log/log.h"
 #include "common/status/status_macros.h"
 #include "gridloop/v1/events.pb.h"
@@ -16,40 +11,19 @@ namespace gridloop::dispatch {
 
 absl::StatusOr<AppConfig> AppConfig::FromSettings(const config::Settings& s) {
   AppConfig c;
-  c.listen = s.Get("listen", c.listen);
-  c.metrics_listen = s.Get("metrics_listen", c.metrics_listen);
-  c.redis = s.Get("redis", c.redis);
-  c.kafka_brokers = s.Get("kafka_brokers", c.kafka_brokers);
+  RETURN_IF_ERROR(c.ReadProcess(s));
+  RETURN_IF_ERROR(c.ReadConsumer(s));
   c.incident_topic = s.Get("incident_topic", c.incident_topic);
   c.dispatch_topic = s.Get("dispatch_topic", c.dispatch_topic);
-  c.consumer_group = s.Get("consumer_group", c.consumer_group);
   c.incidents_addr = s.Get("incidents_addr", c.incidents_addr);
   c.residents_addr = s.Get("residents_addr", c.residents_addr);
   c.skills = s.Get("skills", c.skills);
   c.routing_file = s.Get("routing_file", c.routing_file);
-  const std::string partitions = s.Get("consumer_partitions", "");
-  for (absl::string_view p : absl::StrSplit(partitions, ',', absl::SkipWhitespace())) {
-    int32_t n = 0;
-    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(p), &n) || n < 0) {
-      return absl::InvalidArgumentError(
-          "GRIDLOOP_CONSUMER_PARTITIONS: a comma-separated list of partition numbers");
-    }
-    c.assign_partitions.push_back(n);
-  }
-  ASSIGN_OR_RETURN(int64_t pool, s.GetInt("redis_pool", c.redis_pool));
-  ASSIGN_OR_RETURN(int64_t attempts, s.GetInt("consumer_max_attempts", c.consumer_max_attempts));
-  ASSIGN_OR_RETURN(int64_t workers, s.GetInt("workers", c.workers));
-  ASSIGN_OR_RETURN(int64_t queue, s.GetInt("max_queue", c.max_queue));
   ASSIGN_OR_RETURN(c.peer_timeout, s.GetDuration("peer_timeout", c.peer_timeout));
   ASSIGN_OR_RETURN(c.offer_ttl, s.GetDuration("offer_ttl", c.offer_ttl));
   ASSIGN_OR_RETURN(c.timer_interval, s.GetDuration("timer_interval", c.timer_interval));
   ASSIGN_OR_RETURN(c.index_refresh, s.GetDuration("index_refresh", c.index_refresh));
-  ASSIGN_OR_RETURN(c.drain_timeout, s.GetDuration("drain_timeout", c.drain_timeout));
   ASSIGN_OR_RETURN(c.relay, s.GetBool("outbox_relay", c.relay));
-  if (pool < 1 || pool > 1024) return absl::InvalidArgumentError("GRIDLOOP_REDIS_POOL: 1..1024");
-  if (attempts < 1) return absl::InvalidArgumentError("GRIDLOOP_CONSUMER_MAX_ATTEMPTS: at least 1");
-  if (workers < 1 || workers > 1024) return absl::InvalidArgumentError("GRIDLOOP_WORKERS: 1..1024");
-  if (queue < 1) return absl::InvalidArgumentError("GRIDLOOP_MAX_QUEUE: at least 1");
   for (auto [d, name] : {std::pair{c.peer_timeout, "GRIDLOOP_PEER_TIMEOUT"},
                          std::pair{c.offer_ttl, "GRIDLOOP_OFFER_TTL"},
                          std::pair{c.timer_interval, "GRIDLOOP_TIMER_INTERVAL"},
@@ -58,23 +32,8 @@ absl::StatusOr<AppConfig> AppConfig::FromSettings(const config::Settings& s) {
       return absl::InvalidArgumentError(absl::StrCat(name, ": must be positive"));
     }
   }
-  if (c.kafka_brokers.empty()) {
-    return absl::InvalidArgumentError("GRIDLOOP_KAFKA_BROKERS: required");
-  }
-  if (c.consumer_group.empty()) {
-    return absl::InvalidArgumentError("GRIDLOOP_CONSUMER_GROUP: required");
-  }
-  RETURN_IF_ERROR(config::ParseHostPort(c.listen, "GRIDLOOP_LISTEN").status());
-  RETURN_IF_ERROR(config::ParseHostPort(c.redis, "GRIDLOOP_REDIS").status());
   RETURN_IF_ERROR(config::ParseHostPort(c.incidents_addr, "GRIDLOOP_INCIDENTS_ADDR").status());
   RETURN_IF_ERROR(config::ParseHostPort(c.residents_addr, "GRIDLOOP_RESIDENTS_ADDR").status());
-  if (!c.metrics_listen.empty()) {
-    RETURN_IF_ERROR(config::ParseHostPort(c.metrics_listen, "GRIDLOOP_METRICS_LISTEN").status());
-  }
-  c.redis_pool = static_cast<int>(pool);
-  c.consumer_max_attempts = static_cast<int>(attempts);
-  c.workers = static_cast<int>(workers);
-  c.max_queue = static_cast<int>(queue);
   return c;
 }
 
@@ -147,14 +106,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
   }
   app->routing_ = Routing::Default(app->skills_);
   if (!config.routing_file.empty()) {
-    std::ifstream in(config.routing_file);
-    if (!in) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("GRIDLOOP_ROUTING_FILE: cannot read ", config.routing_file));
-    }
-    std::stringstream text;
-    text << in.rdbuf();
-    absl::StatusOr<Routing> routing = Routing::FromCsv(text.str(), app->skills_);
+    ASSIGN_OR_RETURN(const std::string text,
+                     config::ReadSettingFile(config.routing_file, "GRIDLOOP_ROUTING_FILE"));
+    absl::StatusOr<Routing> routing = Routing::FromCsv(text, app->skills_);
     if (!routing.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("GRIDLOOP_ROUTING_FILE: ", routing.status().message()));

@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "common/clock/clock.h"
 #include "common/config/config.h"
+#include "common/config/process_settings.h"
 #include "common/kafka/consumer.h"
 #include "common/outbox/relay.h"
 #include "common/redis/redis_client.h"
@@ -32,19 +33,14 @@ inline constexpr char kIncidentEventsTopic[] = "gridloop.incident.events.v1";
 inline constexpr char kDispatchEventsTopic[] = "gridloop.dispatch.events.v1";
 
 // Everything the dispatch process is configured with. FromSettings documents the names.
-struct AppConfig {
-  std::string listen = "0.0.0.0:50053";
-  std::string metrics_listen;
-  std::string redis = "127.0.0.1:6379";
-  int redis_pool = 16;
-  std::string kafka_brokers = "127.0.0.1:9092";
+// assign_partitions, when set, are partitions of incident_topic.
+struct AppConfig : config::ProcessSettings, config::ConsumerSettings {
+  AppConfig() {
+    listen = "0.0.0.0:50053";
+    consumer_group = "gridloop-dispatch";
+  }
   std::string incident_topic = kIncidentEventsTopic;
   std::string dispatch_topic = kDispatchEventsTopic;
-  std::string consumer_group = "gridloop-dispatch";
-  // Empty: join the group and take the partitions it assigns. Otherwise consume exactly
-  // these partitions of incident_topic without joining (a single replica, or tests).
-  std::vector<int32_t> assign_partitions;
-  int consumer_max_attempts = 1000;  // ~80 min of retries before an event is dead-lettered
   std::string incidents_addr = "127.0.0.1:50051";
   std::string residents_addr = "127.0.0.1:50052";
   absl::Duration peer_timeout = absl::Seconds(2);
@@ -53,9 +49,6 @@ struct AppConfig {
   absl::Duration offer_ttl = absl::Minutes(10);
   absl::Duration timer_interval = absl::Milliseconds(500);
   absl::Duration index_refresh = absl::Seconds(1);
-  int workers = 16;
-  int max_queue = 10000;
-  absl::Duration drain_timeout = absl::Seconds(20);
   bool relay = true;
 
   // From flags / GRIDLOOP_* variables: listen, metrics_listen, redis, redis_pool,

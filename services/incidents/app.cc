@@ -1,7 +1,5 @@
 #include "services/incidents/app.h"
 
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -12,9 +10,7 @@ namespace gridloop::incidents {
 
 absl::StatusOr<AppConfig> AppConfig::FromSettings(const config::Settings& s) {
   AppConfig c;
-  c.listen = s.Get("listen", c.listen);
-  c.metrics_listen = s.Get("metrics_listen", c.metrics_listen);
-  c.redis = s.Get("redis", c.redis);
+  RETURN_IF_ERROR(c.ReadProcess(s));
   c.kafka_brokers = s.Get("kafka_brokers", c.kafka_brokers);
   c.topic = s.Get("incident_topic", c.topic);
   c.categories_file = s.Get("categories_file", "");
@@ -23,51 +19,31 @@ absl::StatusOr<AppConfig> AppConfig::FromSettings(const config::Settings& s) {
   if (c.residents_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("GRIDLOOP_RESIDENTS_TIMEOUT: must be positive");
   }
-  ASSIGN_OR_RETURN(int64_t pool, s.GetInt("redis_pool", c.redis_pool));
   ASSIGN_OR_RETURN(int64_t async_conns,
                    s.GetInt("redis_async_connections", c.redis_async_connections));
-  ASSIGN_OR_RETURN(int64_t workers, s.GetInt("workers", c.workers));
-  ASSIGN_OR_RETURN(int64_t queue, s.GetInt("max_queue", c.max_queue));
   ASSIGN_OR_RETURN(c.kafka_linger, s.GetDuration("kafka_linger", c.kafka_linger));
   ASSIGN_OR_RETURN(c.delivery_timeout, s.GetDuration("delivery_timeout", c.delivery_timeout));
   ASSIGN_OR_RETURN(c.sla_interval, s.GetDuration("sla_interval", c.sla_interval));
-  ASSIGN_OR_RETURN(c.drain_timeout, s.GetDuration("drain_timeout", c.drain_timeout));
   ASSIGN_OR_RETURN(c.relay, s.GetBool("outbox_relay", c.relay));
-  if (pool < 1 || pool > 1024) return absl::InvalidArgumentError("GRIDLOOP_REDIS_POOL: 1..1024");
   if (async_conns < 1 || async_conns > 64) {
     return absl::InvalidArgumentError("GRIDLOOP_REDIS_ASYNC_CONNECTIONS: 1..64");
   }
-  if (workers < 1 || workers > 1024) return absl::InvalidArgumentError("GRIDLOOP_WORKERS: 1..1024");
-  if (queue < 1) return absl::InvalidArgumentError("GRIDLOOP_MAX_QUEUE: at least 1");
   if (c.sla_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("GRIDLOOP_SLA_INTERVAL: must be positive");
   }
   if (c.kafka_brokers.empty()) {
     return absl::InvalidArgumentError("GRIDLOOP_KAFKA_BROKERS: required");
   }
-  RETURN_IF_ERROR(config::ParseHostPort(c.listen, "GRIDLOOP_LISTEN").status());
-  RETURN_IF_ERROR(config::ParseHostPort(c.redis, "GRIDLOOP_REDIS").status());
-  if (!c.metrics_listen.empty()) {
-    RETURN_IF_ERROR(config::ParseHostPort(c.metrics_listen, "GRIDLOOP_METRICS_LISTEN").status());
-  }
-  c.redis_pool = static_cast<int>(pool);
   c.redis_async_connections = static_cast<int>(async_conns);
-  c.workers = static_cast<int>(workers);
-  c.max_queue = static_cast<int>(queue);
   return c;
 }
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const Clock* clock) {
   std::unique_ptr<App> app(new App());
   if (!config.categories_file.empty()) {
-    std::ifstream in(config.categories_file);
-    if (!in) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("GRIDLOOP_CATEGORIES_FILE: cannot read ", config.categories_file));
-    }
-    std::stringstream text;
-    text << in.rdbuf();
-    ASSIGN_OR_RETURN(app->taxonomy_, Taxonomy::FromCsv(text.str()));
+    ASSIGN_OR_RETURN(const std::string text,
+                     config::ReadSettingFile(config.categories_file, "GRIDLOOP_CATEGORIES_FILE"));
+    ASSIGN_OR_RETURN(app->taxonomy_, Taxonomy::FromCsv(text));
   }
 
   ASSIGN_OR_RETURN(config::HostPort redis_addr,

@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "common/clock/clock.h"
 #include "common/config/config.h"
+#include "common/config/process_settings.h"
 #include "common/outbox/relay.h"
 #include "common/redis/async_client.h"
 #include "common/redis/redis_client.h"
@@ -26,21 +27,19 @@ namespace gridloop::incidents {
 inline constexpr char kIncidentEventsTopic[] = "gridloop.incident.events.v1";
 
 // Everything the incidents process is configured with. FromSettings documents the names.
-struct AppConfig {
-  std::string listen = "0.0.0.0:50051";
-  std::string metrics_listen;  // empty = no metrics endpoint
-  std::string redis = "127.0.0.1:6379";
-  int redis_pool = 32;
+struct AppConfig : config::ProcessSettings {
+  AppConfig() {
+    listen = "0.0.0.0:50051";
+    redis_pool = 32;
+    workers = 32;
+  }
   int redis_async_connections = 2;  // the asynchronous client's, for reports
   std::string kafka_brokers = "127.0.0.1:9092";
   std::string topic = kIncidentEventsTopic;
   absl::Duration kafka_linger = absl::Milliseconds(5);
   absl::Duration delivery_timeout = absl::Seconds(30);
   std::string categories_file;  // empty = the built-in taxonomy
-  int workers = 32;             // executor threads: each blocks on one Redis call at a time
-  int max_queue = 10000;        // beyond this, RESOURCE_EXHAUSTED
   absl::Duration sla_interval = absl::Seconds(1);
-  absl::Duration drain_timeout = absl::Seconds(20);
   // Publish the outbox from this process. Off only for diagnosis and for tests of the
   // outbox itself: entries then wait for a replica that publishes.
   bool relay = true;

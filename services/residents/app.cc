@@ -12,27 +12,15 @@ namespace gridloop::residents {
 
 absl::StatusOr<AppConfig> AppConfig::FromSettings(const config::Settings& s) {
   AppConfig c;
-  c.listen = s.Get("listen", c.listen);
-  c.metrics_listen = s.Get("metrics_listen", c.metrics_listen);
-  c.redis = s.Get("redis", c.redis);
+  RETURN_IF_ERROR(c.ReadProcess(s));
   c.pii_keys = s.Get("pii_keys", "");
   c.pii_active_key = s.Get("pii_active_key", "");
   c.pii_index_key = s.Get("pii_index_key", "");
-  ASSIGN_OR_RETURN(int64_t pool, s.GetInt("redis_pool", c.redis_pool));
-  ASSIGN_OR_RETURN(int64_t workers, s.GetInt("workers", c.workers));
-  ASSIGN_OR_RETURN(int64_t queue, s.GetInt("max_queue", c.max_queue));
-  ASSIGN_OR_RETURN(c.drain_timeout, s.GetDuration("drain_timeout", c.drain_timeout));
   ASSIGN_OR_RETURN(c.grid_refresh, s.GetDuration("grid_refresh", c.grid_refresh));
   ASSIGN_OR_RETURN(c.startup_wait, s.GetDuration("startup_wait", c.startup_wait));
-  if (pool < 1 || pool > 1024) return absl::InvalidArgumentError("GRIDLOOP_REDIS_POOL: 1..1024");
-  if (workers < 1 || workers > 1024) return absl::InvalidArgumentError("GRIDLOOP_WORKERS: 1..1024");
-  if (queue < 1) return absl::InvalidArgumentError("GRIDLOOP_MAX_QUEUE: must be positive");
   if (c.grid_refresh <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("GRIDLOOP_GRID_REFRESH: must be positive");
   }
-  c.redis_pool = static_cast<int>(pool);
-  c.workers = static_cast<int>(workers);
-  c.max_queue = static_cast<int>(queue);
   return c;
 }
 

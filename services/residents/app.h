@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "common/clock/clock.h"
 #include "common/config/config.h"
+#include "common/config/process_settings.h"
 #include "common/pii/keyring.h"
 #include "common/redis/redis_client.h"
 #include "common/server/executor.h"
@@ -20,14 +21,8 @@
 
 namespace gridloop::residents {
 
-struct AppConfig {
-  std::string listen = "0.0.0.0:50052";
-  std::string metrics_listen;
-  std::string redis = "127.0.0.1:6379";
-  int redis_pool = 16;
-  int workers = 16;
-  int max_queue = 10000;
-  absl::Duration drain_timeout = absl::Seconds(20);
+struct AppConfig : config::ProcessSettings {
+  AppConfig() { listen = "0.0.0.0:50052"; }
   // How often a replica picks up grid boundaries changed through another replica.
   absl::Duration grid_refresh = absl::Seconds(1);
   absl::Duration request_retention = absl::Hours(48);
