@@ -3,7 +3,11 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
+#include <future>
+#include <memory>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -25,6 +29,8 @@ namespace {
 
 // How long one consume() call may block; bounds how quickly Stop() is noticed.
 constexpr int kConsumeMillis = 100;
+// How long Stop() waits for the consumer to leave its group.
+constexpr int kCloseWaitSeconds = 10;
 constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
 constexpr absl::Duration kLagRefreshInterval = absl::Milliseconds(200);
 constexpr char kAutoCommitIntervalMs[] = "1000";
@@ -150,7 +156,27 @@ void Consumer::Close() {
     gridloop::log::Warn("kafka final commit failed",
                         {{"group", options_.group_id}, {"error", RdKafka::err2str(committed)}});
   }
-  consumer_->close();
+  // close() leaves the group, and waits for the coordinator to hear it: with the broker
+  // gone it never returns. The offsets that matter are committed above (or, failing that,
+  // the records come again), so after a bounded wait the handle is let go, still closing
+  // on its own thread, and the process can exit.
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> closed = done->get_future();
+  RdKafka::KafkaConsumer* handle = consumer_.get();
+  std::thread closer([handle, done] {
+    handle->close();
+    done->set_value();
+  });
+  if (closed.wait_for(std::chrono::seconds(kCloseWaitSeconds)) == std::future_status::ready) {
+    closer.join();
+    return;
+  }
+  gridloop::log::Warn("kafka consumer did not close in time; leaving it",
+                      {{"group", options_.group_id}});
+  closer.detach();
+  // Both stay alive for the detached close(): the handle and the callbacks it may call.
+  (void)consumer_.release();
+  (void)events_.release();
 }
 
 int64_t Consumer::lag() const { return lag_; }

@@ -88,7 +88,8 @@ class Consumer {
   void Start();
   // Lets the handler call in progress finish, abandons retries of a record not yet
   // finished (it is delivered again to the next consumer), commits the stored offsets and
-  // leaves the group. Idempotent; the consumer cannot be restarted.
+  // leaves the group, waiting at most 10 s for that (the broker may be gone). Idempotent;
+  // the consumer cannot be restarted.
   void Stop();
 
   // Best effort: the sum over assigned partitions of (high watermark - position), as last

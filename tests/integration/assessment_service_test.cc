@@ -678,9 +678,9 @@ TEST_F(AssessmentServiceTest, ASurveyCountsInTheRegionsScoreWithItsOwnWeight) {
   EXPECT_DOUBLE_EQ(receipt.satisfaction(), 0.75);
   // One response per resident.
   resp.set_request_id("answer-2");
-  EXPECT_EQ(stub_->RespondToSurvey(CallAs(resident.id(), "resident").get(), resp, &receipt)
-                .error_code(),
-            grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(
+      stub_->RespondToSurvey(CallAs(resident.id(), "resident").get(), resp, &receipt).error_code(),
+      grpc::StatusCode::ALREADY_EXISTS);
 
   const v1::Scorecard card = Card(v1::SUBJECT_KIND_REGION, kGrid);
   EXPECT_DOUBLE_EQ(RateOf(card, "survey_satisfaction").numerator(), 0.75);
@@ -699,6 +699,53 @@ TEST_F(AssessmentServiceTest, ASurveyCountsInTheRegionsScoreWithItsOwnWeight) {
           .ok());
   EXPECT_EQ(results.responses(), 1);
   EXPECT_DOUBLE_EQ(results.satisfaction(), 0.75);
+}
+
+TEST_F(AssessmentServiceTest, VolunteersAreMeasuredOnTheirOffersAndHoursFromDispatchEvents) {
+  kafka::ProducerOptions po;
+  po.brokers = kafka_->bootstrap();
+  auto producer = kafka::Producer::Create(po);
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  auto send = [&](const std::string& id, v1::DispatchEventType type) {
+    v1::DispatchEvent e;
+    e.set_event_id(id);
+    e.set_type(type);
+    e.set_volunteer_id("vol-1");
+    e.set_incident_id("inc-x");
+    *e.mutable_occurred_at() = ToTimestamp(kT0);
+    if (type == v1::DISPATCH_EVENT_TYPE_HOURS_CREDITED) {
+      e.mutable_credit()->set_hours(1.5);
+      e.mutable_credit()->set_points(15);
+      *e.mutable_credit()->mutable_at() = ToTimestamp(kT0);
+    }
+    ASSERT_TRUE((*producer)
+                    ->ProduceSync(assessment::kDispatchEventsTopic, "inc-x", e.SerializeAsString())
+                    .ok());
+  };
+  send("d1", v1::DISPATCH_EVENT_TYPE_OFFER_MADE);
+  send("d2", v1::DISPATCH_EVENT_TYPE_OFFER_DECLINED);
+  send("d3", v1::DISPATCH_EVENT_TYPE_OFFER_MADE);
+  send("d4", v1::DISPATCH_EVENT_TYPE_OFFER_ACCEPTED);
+  send("d5", v1::DISPATCH_EVENT_TYPE_HOURS_CREDITED);
+  send("d4", v1::DISPATCH_EVENT_TYPE_OFFER_ACCEPTED);  // redelivered
+  send("d6", v1::DISPATCH_EVENT_TYPE_ASSIGNED);        // counts for nothing
+  events_ = 7;
+  WaitForFolded();
+  v1::GetScorecardRequest req;
+  req.set_subject_kind(v1::SUBJECT_KIND_VOLUNTEER);
+  req.set_subject_id("vol-1");
+  req.set_period(v1::PERIOD_MONTH);
+  *req.mutable_at() = ToTimestamp(kT0);
+  v1::Scorecard card;
+  // The volunteer reads their own scorecard.
+  ASSERT_TRUE(stub_->GetScorecard(CallAs("vol-1", "volunteer").get(), req, &card).ok());
+  EXPECT_EQ(RateOf(card, "offer_acceptance").numerator(), 1);
+  EXPECT_EQ(RateOf(card, "offer_acceptance").denominator(), 2);
+  EXPECT_DOUBLE_EQ(card.service_hours(), 1.5);
+  EXPECT_EQ(card.service_points(), 15);
+  // Another volunteer may not.
+  EXPECT_EQ(stub_->GetScorecard(CallAs("vol-2", "volunteer").get(), req, &card).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
 }
 
 TEST_F(AssessmentServiceTest, BadRequestsNameTheField) {

@@ -118,12 +118,12 @@ class AssessmentCli {
                   static_cast<long long>(c.service_points()));
     }
     if (c.insufficient_sample()) {
-      std::printf("  score %.1f, insufficient sample (%lld), not rated\n", c.score(),
-                  static_cast<long long>(c.sample()));
-    } else {
-      std::printf("  score %.1f, %d stars%s\n", c.score(), c.stars(),
-                  c.frozen() ? " (frozen)" : "");
+      // Every level is missed for the same reason: say it once.
+      std::printf("  score %.1f, not rated: %s\n", c.score(),
+                  c.missed().empty() ? "insufficient sample" : c.missed(0).reason().c_str());
+      return;
     }
+    std::printf("  score %.1f, %d stars%s\n", c.score(), c.stars(), c.frozen() ? " (frozen)" : "");
     for (const v1::StarLevelMiss& m : c.missed()) {
       std::printf("  not %d stars: %s\n", m.stars(), m.reason().c_str());
     }
