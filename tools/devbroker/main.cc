@@ -32,7 +32,8 @@ namespace {
 
 constexpr char kDefaultTopics[] =
     "gridloop.incident.events.v1,gridloop.incident.events.v1.dlq,"
-    "gridloop.dispatch.events.v1,gridloop.assessment.scores.v1";
+    "gridloop.dispatch.events.v1,gridloop.dispatch.events.v1.dlq,"
+    "gridloop.assessment.scores.v1";
 
 [[noreturn]] void Fail(absl::string_view what, const absl::Status& status) {
   gridloop::log::Error(what, {{"error", status.ToString()}});
