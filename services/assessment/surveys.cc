@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/clock/proto_time.h"
+#include "common/requests/fields.h"
 #include "common/requests/fingerprint.h"
 #include "common/status/status_macros.h"
 #include "services/assessment/periods.h"
@@ -22,90 +23,15 @@ namespace {
 
 constexpr size_t kMaxIdChars = 64;
 constexpr size_t kMaxQuestionIdChars = 32;
-constexpr size_t kMaxRegionCodeChars = 64;
-// google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
-constexpr int64_t kMinTimestampSeconds = -62'135'596'800;
-constexpr int64_t kMaxTimestampSeconds = 253'402'300'799;
 
-absl::Status Invalid(absl::string_view field, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
-}
+using requests::CheckChars;
+using requests::CheckRegionCode;
+using requests::CheckText;
+using requests::CheckTimestamp;
+using requests::InvalidField;
 
-// The number of code points in `s`; nullopt when `s` is not valid UTF-8 (overlong forms,
-// surrogates and values above U+10FFFF included) or holds a control character other than
-// the line breaks and tabs `multiline` allows.
-std::optional<size_t> CountChars(absl::string_view s, bool multiline) {
-  size_t count = 0;
-  for (size_t i = 0; i < s.size(); ++count) {
-    const auto lead = static_cast<unsigned char>(s[i]);
-    size_t len = 1;
-    char32_t cp = lead;
-    char32_t min = 0;
-    if (lead >= 0x80) {
-      if ((lead >> 5) == 0x6) {
-        len = 2;
-        cp = lead & 0x1F;
-        min = 0x80;
-      } else if ((lead >> 4) == 0xE) {
-        len = 3;
-        cp = lead & 0x0F;
-        min = 0x800;
-      } else if ((lead >> 3) == 0x1E) {
-        len = 4;
-        cp = lead & 0x07;
-        min = 0x10000;
-      } else {
-        return std::nullopt;
-      }
-      if (i + len > s.size()) return std::nullopt;
-      for (size_t k = 1; k < len; ++k) {
-        const auto cont = static_cast<unsigned char>(s[i + k]);
-        if ((cont & 0xC0) != 0x80) return std::nullopt;
-        cp = (cp << 6) | (cont & 0x3F);
-      }
-      if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return std::nullopt;
-    }
-    const bool control = cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
-    if (control && !(multiline && (cp == '\n' || cp == '\r' || cp == '\t'))) {
-      return std::nullopt;
-    }
-    i += len;
-  }
-  return count;
-}
-
-absl::Status CheckText(absl::string_view field, absl::string_view text, size_t max_chars,
-                       bool multiline = false) {
-  if (absl::StripAsciiWhitespace(text).empty()) return Invalid(field, "required");
-  const std::optional<size_t> chars = CountChars(text, multiline);
-  if (!chars.has_value()) {
-    return Invalid(field, "not valid UTF-8, or holds control characters");
-  }
-  if (*chars > max_chars) {
-    return Invalid(field, absl::StrCat("at most ", max_chars, " characters (got ", *chars, ")"));
-  }
-  return absl::OkStatus();
-}
-
-// `text` is present, at most `max_chars` long and made only of characters `allowed`
-// accepts; `allowed_text` says which those are.
-absl::Status CheckChars(absl::string_view field, absl::string_view text, size_t max_chars,
-                        bool (*allowed)(char), absl::string_view allowed_text) {
-  if (text.empty()) return Invalid(field, "required");
-  if (text.size() > max_chars) {
-    return Invalid(field, absl::StrCat("at most ", max_chars, " characters"));
-  }
-  for (char ch : text) {
-    if (!allowed(ch)) return Invalid(field, allowed_text);
-  }
-  return absl::OkStatus();
-}
-
-// Request ids are stored next to '\n'-separated records, so they hold no whitespace.
 absl::Status CheckRequestId(absl::string_view request_id) {
-  return CheckChars(
-      "request_id", request_id, Surveys::kMaxRequestIdChars,
-      [](char ch) { return ch > 0x20 && ch < 0x7f; }, "printable ASCII without spaces only");
+  return requests::CheckRequestId(request_id, Surveys::kMaxRequestIdChars);
 }
 
 absl::Status CheckSurveyId(absl::string_view id) {
@@ -121,26 +47,6 @@ absl::Status CheckQuestionId(absl::string_view field, absl::string_view id) {
       field, id, kMaxQuestionIdChars,
       [](char ch) { return absl::ascii_isalnum(ch) || ch == '_' || ch == '-'; },
       "only letters, digits, '_' and '-'");
-}
-
-// Region codes are paths ("3301.06.003"), so a prefix on a '.' boundary is a subtree.
-absl::Status CheckRegionCode(absl::string_view field, absl::string_view code) {
-  RETURN_IF_ERROR(CheckChars(
-      field, code, kMaxRegionCodeChars,
-      [](char ch) { return absl::ascii_isdigit(ch) || (ch >= 'a' && ch <= 'z') || ch == '.'; },
-      "only digits, lower-case letters and '.'"));
-  if (code.front() == '.' || code.back() == '.' || absl::StrContains(code, "..")) {
-    return Invalid(field, "segments must not be empty");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckTimestamp(absl::string_view field, const google::protobuf::Timestamp& ts) {
-  if (ts.seconds() < kMinTimestampSeconds || ts.seconds() > kMaxTimestampSeconds ||
-      ts.nanos() < 0 || ts.nanos() > 999'999'999) {
-    return Invalid(field, "not a valid timestamp");
-  }
-  return absl::OkStatus();
 }
 
 bool IsStaff(const Caller& c) {
@@ -175,7 +81,7 @@ absl::StatusOr<v1::Question> CheckQuestion(absl::string_view at, const v1::Quest
   if (!in.id().empty()) RETURN_IF_ERROR(CheckQuestionId(absl::StrCat(at, ".id"), in.id()));
   q.set_id(in.id());
   if (!v1::QuestionType_IsValid(in.type()) || in.type() == v1::QUESTION_TYPE_UNSPECIFIED) {
-    return Invalid(absl::StrCat(at, ".type"), "SINGLE_CHOICE, RATING or FREE_TEXT");
+    return InvalidField(absl::StrCat(at, ".type"), "SINGLE_CHOICE, RATING or FREE_TEXT");
   }
   q.set_type(in.type());
   RETURN_IF_ERROR(CheckText(absl::StrCat(at, ".text"), in.text(), Surveys::kMaxQuestionTextChars));
@@ -184,8 +90,9 @@ absl::StatusOr<v1::Question> CheckQuestion(absl::string_view at, const v1::Quest
   const std::string options_at = absl::StrCat(at, ".options");
   if (in.type() == v1::QUESTION_TYPE_SINGLE_CHOICE) {
     if (in.options_size() < Surveys::kMinOptions || in.options_size() > Surveys::kMaxOptions) {
-      return Invalid(options_at, absl::StrCat(Surveys::kMinOptions, " to ", Surveys::kMaxOptions,
-                                              " options (got ", in.options_size(), ")"));
+      return InvalidField(options_at,
+                          absl::StrCat(Surveys::kMinOptions, " to ", Surveys::kMaxOptions,
+                                       " options (got ", in.options_size(), ")"));
     }
     for (int j = 0; j < in.options_size(); ++j) {
       RETURN_IF_ERROR(CheckText(absl::StrCat(options_at, "[", j, "]"), in.options(j),
@@ -193,7 +100,7 @@ absl::StatusOr<v1::Question> CheckQuestion(absl::string_view at, const v1::Quest
     }
     *q.mutable_options() = in.options();
   } else if (in.options_size() > 0) {
-    return Invalid(options_at, "only SINGLE_CHOICE questions have options");
+    return InvalidField(options_at, "only SINGLE_CHOICE questions have options");
   }
 
   const std::string scale_at = absl::StrCat(at, ".scale");
@@ -201,17 +108,17 @@ absl::StatusOr<v1::Question> CheckQuestion(absl::string_view at, const v1::Quest
     if (in.scale() == 0) {
       q.set_scale(Surveys::kDefaultScale);
     } else if (in.scale() < Surveys::kMinScale || in.scale() > Surveys::kMaxScale) {
-      return Invalid(scale_at, absl::StrCat(Surveys::kMinScale, " to ", Surveys::kMaxScale,
-                                            " (0 = ", Surveys::kDefaultScale, ")"));
+      return InvalidField(scale_at, absl::StrCat(Surveys::kMinScale, " to ", Surveys::kMaxScale,
+                                                 " (0 = ", Surveys::kDefaultScale, ")"));
     } else {
       q.set_scale(in.scale());
     }
   } else if (in.scale() != 0) {
-    return Invalid(scale_at, "only RATING questions have a scale");
+    return InvalidField(scale_at, "only RATING questions have a scale");
   }
 
   if (in.satisfaction() && in.type() != v1::QUESTION_TYPE_RATING) {
-    return Invalid(absl::StrCat(at, ".satisfaction"), "only RATING questions count toward it");
+    return InvalidField(absl::StrCat(at, ".satisfaction"), "only RATING questions count toward it");
   }
   q.set_satisfaction(in.satisfaction());
   q.set_required(in.required());
@@ -220,17 +127,17 @@ absl::StatusOr<v1::Question> CheckQuestion(absl::string_view at, const v1::Quest
 
 // The questions checked, with ids given to those left without one.
 absl::Status CheckQuestions(const v1::DefineSurveyRequest& req, v1::Survey* out) {
-  if (req.questions_size() == 0) return Invalid("questions", "required");
+  if (req.questions_size() == 0) return InvalidField("questions", "required");
   if (req.questions_size() > Surveys::kMaxQuestions) {
-    return Invalid("questions", absl::StrCat("at most ", Surveys::kMaxQuestions, " (got ",
-                                             req.questions_size(), ")"));
+    return InvalidField("questions", absl::StrCat("at most ", Surveys::kMaxQuestions, " (got ",
+                                                  req.questions_size(), ")"));
   }
   std::set<std::string> explicit_ids;
   for (int i = 0; i < req.questions_size(); ++i) {
     const std::string at = absl::StrCat("questions[", i, "]");
     ASSIGN_OR_RETURN(v1::Question q, CheckQuestion(at, req.questions(i)));
     if (!q.id().empty() && !explicit_ids.insert(q.id()).second) {
-      return Invalid(absl::StrCat(at, ".id"), absl::StrCat("\"", q.id(), "\" is used twice"));
+      return InvalidField(absl::StrCat(at, ".id"), absl::StrCat("\"", q.id(), "\" is used twice"));
     }
     *out->add_questions() = std::move(q);
   }
@@ -254,7 +161,7 @@ absl::Status CheckQuestions(const v1::DefineSurveyRequest& req, v1::Survey* out)
 // question's type.
 absl::StatusOr<std::vector<v1::Answer>> CheckAnswers(const v1::Survey& survey,
                                                      const v1::RespondToSurveyRequest& req) {
-  if (req.answers_size() == 0) return Invalid("answers", "required");
+  if (req.answers_size() == 0) return InvalidField("answers", "required");
   std::set<std::string> answered;
   std::vector<v1::Answer> out;
   out.reserve(req.answers_size());
@@ -266,32 +173,34 @@ absl::StatusOr<std::vector<v1::Answer>> CheckAnswers(const v1::Survey& survey,
       if (q.id() == in.question_id()) question = &q;
     }
     if (question == nullptr) {
-      return Invalid(absl::StrCat(at, ".question_id"),
-                     in.question_id().empty() ? "required" : "no such question in the survey");
+      return InvalidField(absl::StrCat(at, ".question_id"),
+                          in.question_id().empty() ? "required" : "no such question in the survey");
     }
     if (!answered.insert(in.question_id()).second) {
-      return Invalid(absl::StrCat(at, ".question_id"),
-                     absl::StrCat("question ", in.question_id(), " is answered twice"));
+      return InvalidField(absl::StrCat(at, ".question_id"),
+                          absl::StrCat("question ", in.question_id(), " is answered twice"));
     }
     v1::Answer a;
     a.set_question_id(in.question_id());
     switch (question->type()) {
       case v1::QUESTION_TYPE_SINGLE_CHOICE:
         if (in.choice() < 0 || in.choice() >= question->options_size()) {
-          return Invalid(absl::StrCat(at, ".choice"),
-                         absl::StrCat("0 to ", question->options_size() - 1));
+          return InvalidField(absl::StrCat(at, ".choice"),
+                              absl::StrCat("0 to ", question->options_size() - 1));
         }
         a.set_choice(in.choice());
         break;
       case v1::QUESTION_TYPE_RATING:
         if (in.rating() < 1 || in.rating() > question->scale()) {
-          return Invalid(absl::StrCat(at, ".rating"), absl::StrCat("1 to ", question->scale()));
+          return InvalidField(absl::StrCat(at, ".rating"),
+                              absl::StrCat("1 to ", question->scale()));
         }
         a.set_rating(in.rating());
         break;
       default:
         RETURN_IF_ERROR(CheckText(absl::StrCat(at, ".text"), in.text(),
-                                  Surveys::kMaxAnswerTextChars, /*multiline=*/true));
+                                  Surveys::kMaxAnswerTextChars, /*required=*/true,
+                                  /*multiline=*/true));
         a.set_text(in.text());
         break;
     }
@@ -299,7 +208,7 @@ absl::StatusOr<std::vector<v1::Answer>> CheckAnswers(const v1::Survey& survey,
   }
   for (const v1::Question& q : survey.questions()) {
     if (q.required() && answered.count(q.id()) == 0) {
-      return Invalid("answers", absl::StrCat("question ", q.id(), " is required"));
+      return InvalidField("answers", absl::StrCat("question ", q.id(), " is required"));
     }
   }
   return out;
@@ -344,10 +253,10 @@ absl::StatusOr<v1::Survey> Surveys::Define(const Caller& caller,
   } else {
     *survey.mutable_opens_at() = ToTimestamp(now);
   }
-  if (!req.has_closes_at()) return Invalid("closes_at", "required");
+  if (!req.has_closes_at()) return InvalidField("closes_at", "required");
   RETURN_IF_ERROR(CheckTimestamp("closes_at", req.closes_at()));
   if (FromTimestamp(req.closes_at()) <= FromTimestamp(survey.opens_at())) {
-    return Invalid("closes_at", "must be after opens_at");
+    return InvalidField("closes_at", "must be after opens_at");
   }
   *survey.mutable_closes_at() = req.closes_at();
 
@@ -454,8 +363,8 @@ absl::StatusOr<v1::SurveyResults> Surveys::Results(const Caller& caller,
   if (texts == 0) {
     texts = kDefaultTextPageSize;
   } else if (texts < 0 || texts > kMaxTextPageSize) {
-    return Invalid("text_page_size",
-                   absl::StrCat("1 to ", kMaxTextPageSize, " (0 = ", kDefaultTextPageSize, ")"));
+    return InvalidField("text_page_size", absl::StrCat("1 to ", kMaxTextPageSize,
+                                                       " (0 = ", kDefaultTextPageSize, ")"));
   }
   ASSIGN_OR_RETURN(SurveyCounts counts, store_->Results(req.survey_id(), texts));
   if (!caller.ActsWithin(counts.survey.region_code())) {

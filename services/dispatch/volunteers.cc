@@ -14,6 +14,7 @@
 #include "common/clock/proto_time.h"
 #include "common/pii/id_number.h"
 #include "common/pii/masking.h"
+#include "common/requests/fields.h"
 #include "common/status/status_macros.h"
 
 namespace gridloop::dispatch {
@@ -40,96 +41,14 @@ constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 500;
 constexpr int kDefaultLeaderboardLimit = 10;
 constexpr int kMaxLeaderboardLimit = 100;
-// google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
-constexpr int64_t kMinTimestampSeconds = -62'135'596'800;
-constexpr int64_t kMaxTimestampSeconds = 253'402'300'799;
 
-absl::Status Invalid(absl::string_view field, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
-}
-
-// The code points of `s`; nullopt when `s` is not valid UTF-8 (overlong forms,
-// surrogates and values above U+10FFFF included).
-std::optional<std::vector<char32_t>> DecodeUtf8(absl::string_view s) {
-  std::vector<char32_t> out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    const auto lead = static_cast<unsigned char>(s[i]);
-    size_t len = 0;
-    char32_t cp = 0;
-    char32_t min = 0;
-    if (lead < 0x80) {
-      len = 1;
-      cp = lead;
-    } else if ((lead >> 5) == 0x6) {
-      len = 2;
-      cp = lead & 0x1F;
-      min = 0x80;
-    } else if ((lead >> 4) == 0xE) {
-      len = 3;
-      cp = lead & 0x0F;
-      min = 0x800;
-    } else if ((lead >> 3) == 0x1E) {
-      len = 4;
-      cp = lead & 0x07;
-      min = 0x10000;
-    } else {
-      return std::nullopt;
-    }
-    if (i + len > s.size()) return std::nullopt;
-    for (size_t k = 1; k < len; ++k) {
-      const auto cont = static_cast<unsigned char>(s[i + k]);
-      if ((cont & 0xC0) != 0x80) return std::nullopt;
-      cp = (cp << 6) | (cont & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return std::nullopt;
-    out.push_back(cp);
-    i += len;
-  }
-  return out;
-}
-
-// C0, DEL and C1 controls.
-bool IsControl(char32_t cp) { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
-
-// Newlines and tabs are allowed only where `multiline`.
-absl::Status CheckText(absl::string_view field, absl::string_view text, size_t max_chars,
-                       bool required, bool multiline = false) {
-  if (absl::StripAsciiWhitespace(text).empty()) {
-    return required ? Invalid(field, "required") : absl::OkStatus();
-  }
-  const std::optional<std::vector<char32_t>> chars = DecodeUtf8(text);
-  if (!chars.has_value()) return Invalid(field, "not valid UTF-8");
-  if (chars->size() > max_chars) {
-    return Invalid(field,
-                   absl::StrCat("at most ", max_chars, " characters (got ", chars->size(), ")"));
-  }
-  for (char32_t cp : *chars) {
-    if (!IsControl(cp)) continue;
-    if (multiline && (cp == '\n' || cp == '\t' || cp == '\r')) continue;
-    return Invalid(field, "control characters are not allowed");
-  }
-  return absl::OkStatus();
-}
-
-// `text` is present, at most `max_chars` long and made only of characters `allowed`
-// accepts; `allowed_text` says which those are.
-absl::Status CheckChars(absl::string_view field, absl::string_view text, size_t max_chars,
-                        bool (*allowed)(char), absl::string_view allowed_text) {
-  if (text.empty()) return Invalid(field, "required");
-  if (text.size() > max_chars) {
-    return Invalid(field, absl::StrCat("at most ", max_chars, " characters"));
-  }
-  for (char ch : text) {
-    if (!allowed(ch)) return Invalid(field, allowed_text);
-  }
-  return absl::OkStatus();
-}
+using requests::CheckChars;
+using requests::CheckText;
+using requests::CheckTimestamp;
+using requests::InvalidField;
 
 absl::Status CheckRequestId(absl::string_view request_id) {
-  return CheckChars(
-      "request_id", request_id, kMaxRequestIdChars, [](char ch) { return ch > 0x20 && ch < 0x7f; },
-      "printable ASCII without spaces only");
+  return requests::CheckRequestId(request_id, kMaxRequestIdChars);
 }
 
 absl::Status CheckId(absl::string_view field, absl::string_view id) {
@@ -139,35 +58,19 @@ absl::Status CheckId(absl::string_view field, absl::string_view id) {
       "only letters, digits, '_', '.' and '-'");
 }
 
-// Region codes are paths ("3301.06.003"), so a prefix on a '.' boundary is a subtree.
 absl::Status CheckRegionCode(absl::string_view field, absl::string_view code) {
-  RETURN_IF_ERROR(CheckChars(
-      field, code, kMaxRegionCodeChars,
-      [](char ch) { return absl::ascii_isdigit(ch) || (ch >= 'a' && ch <= 'z') || ch == '.'; },
-      "only digits, lower-case letters and '.'"));
-  if (code.front() == '.' || code.back() == '.' || absl::StrContains(code, "..")) {
-    return Invalid(field, "segments must not be empty");
-  }
-  return absl::OkStatus();
+  return requests::CheckRegionCode(field, code, kMaxRegionCodeChars);
 }
 
 absl::Status CheckLocation(absl::string_view field, bool present, const v1::LatLng& at) {
-  if (!present) return Invalid(field, "required");
+  if (!present) return InvalidField(field, "required");
   const double lat = at.latitude();
   const double lng = at.longitude();
   if (!std::isfinite(lat) || lat < -90 || lat > 90) {
-    return Invalid(absl::StrCat(field, ".latitude"), "must be between -90 and 90");
+    return InvalidField(absl::StrCat(field, ".latitude"), "must be between -90 and 90");
   }
   if (!std::isfinite(lng) || lng < -180 || lng > 180) {
-    return Invalid(absl::StrCat(field, ".longitude"), "must be between -180 and 180");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckTimestamp(absl::string_view field, const google::protobuf::Timestamp& ts) {
-  if (ts.seconds() < kMinTimestampSeconds || ts.seconds() > kMaxTimestampSeconds ||
-      ts.nanos() < 0 || ts.nanos() > 999'999'999) {
-    return Invalid(field, "not a valid timestamp");
+    return InvalidField(absl::StrCat(field, ".longitude"), "must be between -180 and 180");
   }
   return absl::OkStatus();
 }
@@ -176,8 +79,8 @@ absl::StatusOr<int> PageSize(absl::string_view field, int requested, int default
                              int max_size) {
   if (requested == 0) return default_size;
   if (requested < 0 || requested > max_size) {
-    return Invalid(field,
-                   absl::StrCat("must be between 1 and ", max_size, " (0 = ", default_size, ")"));
+    return InvalidField(
+        field, absl::StrCat("must be between 1 and ", max_size, " (0 = ", default_size, ")"));
   }
   return requested;
 }
@@ -244,14 +147,14 @@ absl::Status Volunteers::CheckResident(absl::string_view field,
     return absl::UnavailableError(
         absl::StrCat(field, ": cannot be checked just now (", exists.status().message(), ")"));
   }
-  if (!*exists) return Invalid(field, "no resident has this id");
+  if (!*exists) return InvalidField(field, "no resident has this id");
   return absl::OkStatus();
 }
 
 absl::Status Volunteers::CheckSkills(
     absl::string_view field, const google::protobuf::RepeatedPtrField<std::string>& skills) const {
   if (skills.size() > kMaxSkills) {
-    return Invalid(field, absl::StrCat("at most ", kMaxSkills, " skills"));
+    return InvalidField(field, absl::StrCat("at most ", kMaxSkills, " skills"));
   }
   std::set<absl::string_view> seen;
   for (int i = 0; i < skills.size(); ++i) {
@@ -260,10 +163,10 @@ absl::Status Volunteers::CheckSkills(
     // The value is echoed, so only as much of it as a real skill name could be.
     const std::string shown = absl::CHexEscape(absl::string_view(skill).substr(0, 32));
     if (!skills_->Bit(skill).has_value()) {
-      return Invalid(at, absl::StrCat("unknown skill \"", shown, "\" (see ListSkills)"));
+      return InvalidField(at, absl::StrCat("unknown skill \"", shown, "\" (see ListSkills)"));
     }
     if (!seen.insert(skill).second) {
-      return Invalid(at, absl::StrCat("\"", shown, "\" is listed twice"));
+      return InvalidField(at, absl::StrCat("\"", shown, "\" is listed twice"));
     }
   }
   return absl::OkStatus();
@@ -285,20 +188,20 @@ absl::StatusOr<v1::Volunteer> Volunteers::Profile(const v1::Volunteer& in) const
   *out.mutable_skills() = in.skills();
 
   if (in.availability_size() > kMaxAvailabilityWindows) {
-    return Invalid("volunteer.availability",
-                   absl::StrCat("at most ", kMaxAvailabilityWindows, " windows"));
+    return InvalidField("volunteer.availability",
+                        absl::StrCat("at most ", kMaxAvailabilityWindows, " windows"));
   }
   for (int i = 0; i < in.availability_size(); ++i) {
     const v1::AvailabilityWindow& w = in.availability(i);
     const std::string at = absl::StrCat("volunteer.availability[", i, "]");
     if (w.weekday() < 1 || w.weekday() > 7) {
-      return Invalid(absl::StrCat(at, ".weekday"), "1 (Monday) to 7 (Sunday)");
+      return InvalidField(absl::StrCat(at, ".weekday"), "1 (Monday) to 7 (Sunday)");
     }
     if (w.start_minute() < 0 || w.start_minute() >= kMinutesPerDay) {
-      return Invalid(absl::StrCat(at, ".start_minute"), "0 to 1439");
+      return InvalidField(absl::StrCat(at, ".start_minute"), "0 to 1439");
     }
     if (w.duration_minutes() < 1 || w.duration_minutes() > kMinutesPerDay) {
-      return Invalid(absl::StrCat(at, ".duration_minutes"), "1 to 1440");
+      return InvalidField(absl::StrCat(at, ".duration_minutes"), "1 to 1440");
     }
   }
   *out.mutable_availability() = in.availability();
@@ -311,8 +214,8 @@ absl::StatusOr<v1::Volunteer> Volunteers::Profile(const v1::Volunteer& in) const
   if (in.max_concurrent_tasks() == 0) {
     out.set_max_concurrent_tasks(1);
   } else if (in.max_concurrent_tasks() < 1 || in.max_concurrent_tasks() > kMaxConcurrentTasks) {
-    return Invalid("volunteer.max_concurrent_tasks",
-                   absl::StrCat("1 to ", kMaxConcurrentTasks, " (0 = 1)"));
+    return InvalidField("volunteer.max_concurrent_tasks",
+                        absl::StrCat("1 to ", kMaxConcurrentTasks, " (0 = 1)"));
   } else {
     out.set_max_concurrent_tasks(in.max_concurrent_tasks());
   }
@@ -331,19 +234,19 @@ absl::StatusOr<v1::Activity> Volunteers::NewActivity(const v1::Activity& in) con
   RETURN_IF_ERROR(CheckRegionCode("activity.region_code", in.region_code()));
   out.set_region_code(in.region_code());
 
-  if (!in.has_starts_at()) return Invalid("activity.starts_at", "required");
+  if (!in.has_starts_at()) return InvalidField("activity.starts_at", "required");
   RETURN_IF_ERROR(CheckTimestamp("activity.starts_at", in.starts_at()));
-  if (!in.has_ends_at()) return Invalid("activity.ends_at", "required");
+  if (!in.has_ends_at()) return InvalidField("activity.ends_at", "required");
   RETURN_IF_ERROR(CheckTimestamp("activity.ends_at", in.ends_at()));
   const absl::Time starts = FromTimestamp(in.starts_at());
   const absl::Time ends = FromTimestamp(in.ends_at());
-  if (ends <= starts) return Invalid("activity.ends_at", "must be after starts_at");
+  if (ends <= starts) return InvalidField("activity.ends_at", "must be after starts_at");
   if (ends - starts > options_.max_activity_length) {
-    return Invalid("activity.ends_at",
-                   absl::StrCat("at most ", absl::FormatDuration(options_.max_activity_length),
-                                " after starts_at"));
+    return InvalidField("activity.ends_at",
+                        absl::StrCat("at most ", absl::FormatDuration(options_.max_activity_length),
+                                     " after starts_at"));
   }
-  if (ends <= clock_->Now()) return Invalid("activity.ends_at", "must be in the future");
+  if (ends <= clock_->Now()) return InvalidField("activity.ends_at", "must be in the future");
   *out.mutable_starts_at() = in.starts_at();
   *out.mutable_ends_at() = in.ends_at();
 
@@ -352,7 +255,7 @@ absl::StatusOr<v1::Activity> Volunteers::NewActivity(const v1::Activity& in) con
   RETURN_IF_ERROR(CheckSkills("activity.skills", in.skills()));
   *out.mutable_skills() = in.skills();
   if (in.capacity() < 1 || in.capacity() > kMaxCapacity) {
-    return Invalid("activity.capacity", absl::StrCat("1 to ", kMaxCapacity));
+    return InvalidField("activity.capacity", absl::StrCat("1 to ", kMaxCapacity));
   }
   out.set_capacity(in.capacity());
   RETURN_IF_ERROR(CheckText("activity.description", in.description(), kMaxDescriptionChars, false,
@@ -362,8 +265,8 @@ absl::StatusOr<v1::Activity> Volunteers::NewActivity(const v1::Activity& in) con
   if (in.points_per_hour() == 0) {
     out.set_points_per_hour(options_.default_points_per_hour);
   } else if (in.points_per_hour() < 1 || in.points_per_hour() > kMaxPointsPerHour) {
-    return Invalid("activity.points_per_hour",
-                   absl::StrCat("1 to ", kMaxPointsPerHour, " (0 = the default)"));
+    return InvalidField("activity.points_per_hour",
+                        absl::StrCat("1 to ", kMaxPointsPerHour, " (0 = the default)"));
   } else {
     out.set_points_per_hour(in.points_per_hour());
   }
@@ -451,7 +354,7 @@ absl::StatusOr<v1::Volunteer> Volunteers::UpdateVolunteer(const v1::UpdateVolunt
   ASSIGN_OR_RETURN(v1::Volunteer next, Profile(req.volunteer()));
   next.set_id(req.volunteer().id());
   if (req.expected_version() < 0) {
-    return Invalid("expected_version", "must not be negative (0 = don't check)");
+    return InvalidField("expected_version", "must not be negative (0 = don't check)");
   }
   RETURN_IF_ERROR(MayActOnVolunteer(c, next.id(), next.region_code()));
   // Only a change of the link matters; the stored record is read only when it does.
@@ -489,7 +392,7 @@ absl::StatusOr<v1::ListVolunteersResponse> Volunteers::ListVolunteers(
     RETURN_IF_ERROR(CheckRegionCode("region_prefix", req.region_prefix()));
   }
   if (!req.skill().empty() && !skills_->Bit(req.skill()).has_value()) {
-    return Invalid("skill", "not in the skill catalog (see ListSkills)");
+    return InvalidField("skill", "not in the skill catalog (see ListSkills)");
   }
   ASSIGN_OR_RETURN(const int page_size,
                    PageSize("page_size", req.page_size(), kDefaultPageSize, kMaxPageSize));
@@ -562,7 +465,7 @@ absl::StatusOr<v1::ListActivitiesResponse> Volunteers::ListActivities(
     filter.starts_before = FromTimestamp(req.starts_before());
   }
   if (filter.starts_after > filter.starts_before) {
-    return Invalid("starts_after", "must not be later than starts_before");
+    return InvalidField("starts_after", "must not be later than starts_before");
   }
   ASSIGN_OR_RETURN(const int page_size,
                    PageSize("page_size", req.page_size(), kDefaultPageSize, kMaxPageSize));
@@ -611,7 +514,7 @@ absl::StatusOr<v1::ListLeaderboardResponse> Volunteers::ListLeaderboard(
     const v1::ListLeaderboardRequest& req, const Caller& c) {
   RETURN_IF_ERROR(RequireIdentity(c));
   RETURN_IF_ERROR(CheckRegionCode("region_code", req.region_code()));
-  if (!v1::LeaderboardPeriod_IsValid(req.period())) return Invalid("period", "unknown period");
+  if (!v1::LeaderboardPeriod_IsValid(req.period())) return InvalidField("period", "unknown period");
   ASSIGN_OR_RETURN(const int limit,
                    PageSize("limit", req.limit(), kDefaultLeaderboardLimit, kMaxLeaderboardLimit));
   absl::Time at = clock_->Now();
