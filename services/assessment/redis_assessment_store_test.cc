@@ -20,6 +20,7 @@
 #include "common/clock/clock.h"
 #include "common/clock/proto_time.h"
 #include "common/redis/redis_client.h"
+#include "common/testing/matchers.h"
 #include "common/testing/redis_server.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -27,6 +28,9 @@
 
 namespace gridloop::assessment {
 namespace {
+
+using ::gridloop::testing::EqualsProto;
+using ::gridloop::testing::StatusIs;
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
@@ -39,25 +43,6 @@ constexpr v1::SubjectKind kVol = v1::SUBJECT_KIND_VOLUNTEER;
 constexpr v1::SubjectKind kReg = v1::SUBJECT_KIND_REGION;
 constexpr char kMonth[] = "2026-11";
 const absl::Time kReported = absl::FromUnixSeconds(1'795'000'000);
-
-MATCHER_P(EqualsProto, expected, expected.ShortDebugString()) {
-  if (google::protobuf::util::MessageDifferencer::Equals(arg, expected)) return true;
-  *result_listener << "which is " << arg.ShortDebugString();
-  return false;
-}
-
-absl::Status StatusOf(const absl::Status& s) { return s; }
-template <typename T>
-absl::Status StatusOf(const absl::StatusOr<T>& s) {
-  return s.status();
-}
-
-MATCHER_P(StatusIs, code, absl::StatusCodeToString(code)) {
-  const absl::Status s = StatusOf(arg);
-  if (s.code() == code) return true;
-  *result_listener << "which is " << s;
-  return false;
-}
 
 // One redis-server for the whole binary, emptied before each test.
 class RedisEnvironment : public ::testing::Environment {

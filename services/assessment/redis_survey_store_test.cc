@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "common/clock/proto_time.h"
 #include "common/redis/redis_client.h"
+#include "common/testing/matchers.h"
 #include "common/testing/redis_server.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -27,6 +28,9 @@
 
 namespace gridloop::assessment {
 namespace {
+
+using ::gridloop::testing::EqualsProto;
+using ::gridloop::testing::StatusIs;
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -36,24 +40,6 @@ using ::testing::SizeIs;
 const absl::Time kT0 = absl::FromUnixSeconds(1'775'000'000);
 const std::vector<std::string> kRegions = {"3301", "3301.06", "3301.06.003"};
 const std::vector<std::string> kPeriods = {"2026-04-01", "2026-W14", "2026-04", "2026-Q2", "2026"};
-
-MATCHER_P(EqualsProto, expected, expected.ShortDebugString()) {
-  if (google::protobuf::util::MessageDifferencer::Equals(arg, expected)) return true;
-  *result_listener << "which is " << arg.ShortDebugString();
-  return false;
-}
-
-template <typename T>
-absl::Status StatusOf(const absl::StatusOr<T>& s) {
-  return s.status();
-}
-
-MATCHER_P(StatusIs, code, absl::StatusCodeToString(code)) {
-  const absl::Status s = StatusOf(arg);
-  if (s.code() == code) return true;
-  *result_listener << "which is " << s;
-  return false;
-}
 
 // One redis-server for the whole binary, emptied before each test.
 class RedisEnvironment : public ::testing::Environment {

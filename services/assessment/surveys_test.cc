@@ -13,6 +13,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "common/clock/proto_time.h"
+#include "common/testing/matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/assessment/periods.h"
@@ -20,6 +21,9 @@
 
 namespace gridloop::assessment {
 namespace {
+
+using ::gridloop::testing::StatusIs;
+using ::gridloop::testing::StatusOf;
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -32,23 +36,12 @@ constexpr char kScope[] = "3301.06";
 const absl::Time kT0 =
     absl::FromCivil(absl::CivilSecond(2026, 3, 10, 0, 0, 0), absl::UTCTimeZone());
 
-template <typename T>
-absl::Status StatusOf(const absl::StatusOr<T>& s) {
-  return s.status();
-}
-
 MATCHER_P(InvalidAt, field, absl::StrCat("is INVALID_ARGUMENT naming ", field)) {
   const absl::Status s = StatusOf(arg);
   *result_listener << "which is " << s;
   return s.code() == absl::StatusCode::kInvalidArgument &&
          absl::StartsWith(s.message(), absl::StrCat(field, ":"));
 }
-MATCHER_P(StatusIs, code, absl::StatusCodeToString(code)) {
-  const absl::Status s = StatusOf(arg);
-  *result_listener << "which is " << s;
-  return s.code() == code;
-}
-
 Caller Anonymous() { return Caller{}; }
 Caller Staff(Role role = Role::kGridLeader, std::string scope = kScope) {
   return Caller{"staff-1", role, std::move(scope)};

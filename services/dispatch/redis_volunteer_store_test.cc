@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "common/clock/proto_time.h"
 #include "common/redis/redis_client.h"
+#include "common/testing/matchers.h"
 #include "common/testing/redis_server.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -31,6 +32,9 @@
 namespace gridloop::dispatch {
 namespace {
 
+using ::gridloop::testing::EqualsProto;
+using ::gridloop::testing::StatusIs;
+
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -39,25 +43,6 @@ using ::testing::UnorderedElementsAre;
 
 // 2025-11-25 00:00 in the city (UTC+8): period keys "2025-11", "2025-Q4", "2025".
 const absl::Time kT0 = absl::FromUnixMillis(1764000000000);
-
-MATCHER_P(EqualsProto, expected, expected.ShortDebugString()) {
-  if (google::protobuf::util::MessageDifferencer::Equals(arg, expected)) return true;
-  *result_listener << "which is " << arg.ShortDebugString();
-  return false;
-}
-
-absl::Status StatusOf(const absl::Status& s) { return s; }
-template <typename T>
-absl::Status StatusOf(const absl::StatusOr<T>& s) {
-  return s.status();
-}
-
-MATCHER_P(StatusIs, code, absl::StatusCodeToString(code)) {
-  const absl::Status s = StatusOf(arg);
-  if (s.code() == code) return true;
-  *result_listener << "which is " << s;
-  return false;
-}
 
 // One redis-server for the whole binary, emptied before each test.
 class RedisEnvironment : public ::testing::Environment {

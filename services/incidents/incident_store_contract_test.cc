@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "common/clock/proto_time.h"
 #include "common/redis/redis_client.h"
+#include "common/testing/matchers.h"
 #include "common/testing/redis_server.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -30,23 +31,14 @@
 namespace gridloop::incidents {
 namespace {
 
+using ::gridloop::testing::EqualsProto;
+using ::gridloop::testing::StatusIs;
+
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
 // Whole milliseconds: both stores keep time at that precision.
 const absl::Time kT0 = absl::FromUnixMillis(1764000000000);  // 2025-11-24T16:00:00Z
-
-MATCHER_P(EqualsProto, expected, expected.ShortDebugString()) {
-  if (google::protobuf::util::MessageDifferencer::Equals(arg, expected)) return true;
-  *result_listener << "which is " << arg.ShortDebugString();
-  return false;
-}
-
-MATCHER_P(StatusIs, code, absl::StatusCodeToString(code)) {
-  if (arg.status().code() == code) return true;
-  *result_listener << "which is " << arg.status();
-  return false;
-}
 
 // One outbox entry as a consumer would see it: the Kafka key and the event.
 struct OutboxEntry {
