@@ -45,7 +45,8 @@ TEST(HostPort, ParsesAndRejects) {
 
 TEST(ProcessSettings, ReadsOverTheServicesDefaults) {
   const char* argv[] = {"svc", "--workers=8", "--metrics_listen=127.0.0.1:9999"};
-  auto s = Settings::Parse(3, argv, {{"GRIDLOOP_REDIS", "10.0.0.5:6380"}});
+  auto s = Settings::Parse(
+      3, argv, {{"GRIDLOOP_REDIS", "10.0.0.5:6380"}, {"GRIDLOOP_INSTANCE", "incidents-7d9f-x2"}});
   ASSERT_TRUE(s.ok());
   ProcessSettings p;
   p.listen = "0.0.0.0:50054";
@@ -56,6 +57,7 @@ TEST(ProcessSettings, ReadsOverTheServicesDefaults) {
   EXPECT_EQ(p.redis_pool, 32);
   EXPECT_EQ(p.workers, 8);
   EXPECT_EQ(p.metrics_listen, "127.0.0.1:9999");
+  EXPECT_EQ(p.instance, "incidents-7d9f-x2");
 }
 
 TEST(ProcessSettings, BadValuesNameTheVariable) {
@@ -64,7 +66,8 @@ TEST(ProcessSettings, BadValuesNameTheVariable) {
            {"--redis_pool=5000", "GRIDLOOP_REDIS_POOL"},
            {"--max_queue=0", "GRIDLOOP_MAX_QUEUE"},
            {"--listen=nowhere", "GRIDLOOP_LISTEN"},
-           {"--redis=h:x", "GRIDLOOP_REDIS"}}) {
+           {"--redis=h:x", "GRIDLOOP_REDIS"},
+           {"--instance=a b", "GRIDLOOP_INSTANCE"}}) {
     const char* argv[] = {"svc", flag};
     auto s = Settings::Parse(2, argv, {});
     ASSERT_TRUE(s.ok());

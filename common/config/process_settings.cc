@@ -1,8 +1,10 @@
 #include "common/config/process_settings.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -19,6 +21,14 @@ absl::Status ProcessSettings::ReadProcess(const Settings& s) {
   ASSIGN_OR_RETURN(int64_t threads, s.GetInt("workers", workers));
   ASSIGN_OR_RETURN(int64_t queue, s.GetInt("max_queue", max_queue));
   ASSIGN_OR_RETURN(drain_timeout, s.GetDuration("drain_timeout", drain_timeout));
+  instance = s.Get("instance", instance);
+  if (instance.size() > 128 || !std::all_of(instance.begin(), instance.end(), [](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+               c == '.';
+      })) {
+    return absl::InvalidArgumentError(
+        "GRIDLOOP_INSTANCE: at most 128 of A-Z a-z 0-9 - _ . (e.g. the pod's name)");
+  }
   if (pool < 1 || pool > 1024) return absl::InvalidArgumentError("GRIDLOOP_REDIS_POOL: 1..1024");
   if (threads < 1 || threads > 1024) {
     return absl::InvalidArgumentError("GRIDLOOP_WORKERS: 1..1024");

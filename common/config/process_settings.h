@@ -24,9 +24,15 @@ struct ProcessSettings {
   int workers = 16;       // executor threads: each blocks on one Redis call at a time
   int max_queue = 10000;  // beyond this, RESOURCE_EXHAUSTED
   absl::Duration drain_timeout = absl::Seconds(20);
+  // Who this process is across restarts: the name its outbox leases are held under. A
+  // restarted process with the same name (a container restarted in its pod, which keeps
+  // the pod's name) resumes publishing at once; one with a new name waits until the dead
+  // process's leases expire (a minute). Empty = "<hostname>-<pid>-<random>", new every
+  // start. Two live processes must never share one.
+  std::string instance;
 
-  // Reads listen, metrics_listen, redis, redis_pool, workers, max_queue and drain_timeout
-  // from `s`, the current values being the defaults. InvalidArgument names a bad one by
+  // Reads listen, metrics_listen, redis, redis_pool, workers, max_queue, drain_timeout and
+  // instance from `s`, the current values being the defaults. InvalidArgument names a bad one by
   // its variable.
   absl::Status ReadProcess(const Settings& s);
 };

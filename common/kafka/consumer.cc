@@ -90,6 +90,9 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(ConsumerOptions optio
   RETURN_IF_ERROR(
       internal::SetConf(*conf, "fetch.wait.max.ms", absl::StrCat(opts.fetch_wait_max_ms)));
   RETURN_IF_ERROR(internal::SetConf(*conf, "socket.nagle.disable", "true"));
+  // librdkafka backs off reconnecting up to 10 s: after an outage the backlog would wait
+  // that long for a broker that is already back.
+  RETURN_IF_ERROR(internal::SetConf(*conf, "reconnect.backoff.max.ms", "2000"));
   RETURN_IF_ERROR(internal::SetConf(*conf, opts.extra));
   std::string error;
   if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(consumer->events_.get()), error) !=

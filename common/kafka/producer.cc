@@ -92,6 +92,9 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions
   RETURN_IF_ERROR(
       internal::SetConf(*conf, "message.timeout.ms", internal::Millis(options.delivery_timeout)));
   RETURN_IF_ERROR(internal::SetConf(*conf, "socket.nagle.disable", "true"));
+  // librdkafka backs off reconnecting up to 10 s: after an outage the backlog would wait
+  // that long for a broker that is already back.
+  RETURN_IF_ERROR(internal::SetConf(*conf, "reconnect.backoff.max.ms", "2000"));
   RETURN_IF_ERROR(internal::SetConf(*conf, options.extra));
   // Set after `extra`: the delivery guarantees documented above depend on them.
   RETURN_IF_ERROR(internal::SetConf(*conf, "enable.idempotence", "true"));

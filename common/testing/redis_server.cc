@@ -27,6 +27,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/testing/child_process.h"
 
 namespace gridloop::testing {
 namespace {
@@ -46,33 +47,6 @@ std::string FindRedisServer() {
   }
   if (access("/usr/bin/redis-server", X_OK) == 0) return "/usr/bin/redis-server";
   return "";
-}
-
-// A port the kernel just handed out on loopback. Another process could take it before
-// redis-server binds it; Start notices (the server exits) and tries another.
-absl::StatusOr<int> PickFreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    int err = errno;
-    close(fd);
-    return absl::InternalError(absl::StrCat("bind 127.0.0.1:0: ", std::strerror(err)));
-  }
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-void IgnoreSigpipe() {
-  struct sigaction current {};
-  if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
-    signal(SIGPIPE, SIG_IGN);
-  }
 }
 
 // True when the server on `port` is the process `pid` and has finished loading its data.
@@ -105,22 +79,6 @@ bool IsReady(int port, pid_t pid) {
   }
   redisFree(ctx);
   return ready;
-}
-
-// Polls for the exit of `pid` until `deadline`; true when it has been reaped.
-bool ReapBefore(pid_t pid, absl::Time deadline) {
-  while (true) {
-    pid_t r = waitpid(pid, nullptr, WNOHANG);
-    if (r == pid || (r < 0 && errno == ECHILD)) return true;
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(kPollInterval);
-  }
-}
-
-void KillAndReap(pid_t pid) {
-  kill(pid, SIGKILL);
-  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-  }
 }
 
 }  // namespace
@@ -206,83 +164,23 @@ absl::Status RedisServer::Launch(bool* port_taken) {
                                    "--logfile",
                                    dir_ + "/redis.log"};
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
-  // Everything the child needs is prepared here: after fork in a multi-threaded process
-  // only async-signal-safe calls are allowed.
-  std::vector<char*> argv;
-  argv.reserve(args.size() + 1);
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const std::string out_path = dir_ + "/redis.out";
-  rlimit fd_limit{};
-  int max_fd = getrlimit(RLIMIT_NOFILE, &fd_limit) == 0 && fd_limit.rlim_cur < 65536
-                   ? static_cast<int>(fd_limit.rlim_cur)
-                   : 65536;
-
-  // Carries the child's errno if exec fails; closes (reads EOF) when exec succeeds.
-  int exec_pipe[2];
-  if (pipe2(exec_pipe, O_CLOEXEC) != 0) {
-    return absl::InternalError(absl::StrCat("pipe2: ", std::strerror(errno)));
-  }
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) {
-    int err = errno;
-    close(exec_pipe[0]);
-    close(exec_pipe[1]);
-    return absl::InternalError(absl::StrCat("fork: ", std::strerror(err)));
-  }
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(1);  // The parent died before prctl took effect.
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) {
-      dup2(devnull, STDIN_FILENO);
-      if (devnull > STDERR_FILENO) close(devnull);
-    }
-    // Before its log file is open (bad configuration) redis-server only talks to stderr.
-    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (out >= 0) {
-      dup2(out, STDOUT_FILENO);
-      dup2(out, STDERR_FILENO);
-      if (out > STDERR_FILENO) close(out);
-    }
-    // Sockets the test holds (hiredis opens them without O_CLOEXEC) must not live on in
-    // the server, or closing them in the test would not reach their peers.
-    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
-      for (int fd = 3; fd < max_fd; ++fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
-    }
-    signal(SIGPIPE, SIG_DFL);
-    execv(argv[0], argv.data());
-    int err = errno;
-    ssize_t ignored = write(exec_pipe[1], &err, sizeof(err));
-    (void)ignored;
-    _exit(127);
-  }
-  close(exec_pipe[1]);
-  int exec_errno = 0;
-  ssize_t n;
-  do {
-    n = read(exec_pipe[0], &exec_errno, sizeof(exec_errno));
-  } while (n < 0 && errno == EINTR);
-  close(exec_pipe[0]);
-  if (n > 0) {
-    KillAndReap(pid);
-    return absl::InternalError(absl::StrCat("exec ", binary_, ": ", std::strerror(exec_errno)));
-  }
-
-  pid_ = pid;
+  // Before its log file is open (bad configuration) redis-server only talks to stderr.
+  absl::StatusOr<pid_t> pid =
+      Spawn({.argv = std::move(args), .env = {}, .output_path = dir_ + "/redis.out"});
+  if (!pid.ok()) return pid.status();
+  pid_ = *pid;
   absl::Time deadline = absl::Now() + kReadyDeadline;
   while (true) {
-    if (waitpid(pid, nullptr, WNOHANG) == pid) {
+    if (waitpid(*pid, nullptr, WNOHANG) == *pid) {
       pid_ = 0;
       std::string log = LogTail();
       *port_taken = absl::StrContains(log, "Address already in use");
       return absl::UnavailableError(
           absl::StrCat("redis-server on port ", port_, " exited during start-up; log:\n", log));
     }
-    if (IsReady(port_, pid)) return absl::OkStatus();
+    if (IsReady(port_, *pid)) return absl::OkStatus();
     if (absl::Now() >= deadline) {
-      KillAndReap(pid);
+      KillAndReap(*pid);
       pid_ = 0;
       return absl::UnavailableError(
           absl::StrCat("redis-server on port ", port_, " not ready within ",
@@ -293,13 +191,7 @@ absl::Status RedisServer::Launch(bool* port_taken) {
 }
 
 std::string RedisServer::LogTail() const {
-  std::string all;
-  for (const char* name : {"/redis.out", "/redis.log"}) {
-    std::ifstream in(dir_ + name);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    all += buffer.str();
-  }
+  std::string all = FileTail(dir_ + "/redis.out") + FileTail(dir_ + "/redis.log");
   constexpr size_t kTail = 2000;
   return all.size() > kTail ? all.substr(all.size() - kTail) : all;
 }

@@ -60,6 +60,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
 
   if (config.relay) {
     outbox::RelayOptions relay_opts;
+    relay_opts.owner = config.instance;
     relay_opts.streams = {RedisAssessmentStore::kOutboxStream};
     relay_opts.topic = config.scores_topic;
     kafka::ProducerOptions popts;

@@ -4,14 +4,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/server/peer_channel.h"
 #include "common/status/grpc_status.h"
 
 namespace gridloop::assessment {
 
 GrpcResidentRegions::GrpcResidentRegions(const std::string& target, absl::Duration timeout)
-    : timeout_(timeout),
-      stub_(v1::ResidentService::NewStub(
-          grpc::CreateChannel(target, grpc::InsecureChannelCredentials()))) {}
+    : timeout_(timeout), stub_(v1::ResidentService::NewStub(server::PeerChannel(target))) {}
 
 absl::StatusOr<std::string> GrpcResidentRegions::RegionOf(absl::string_view resident_id) {
   grpc::ClientContext ctx;

@@ -126,6 +126,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
 
   if (config.relay) {
     outbox::RelayOptions relay_opts;
+    relay_opts.owner = config.instance;
     relay_opts.streams = RedisDispatchStore::OutboxStreams();
     relay_opts.streams.emplace_back(RedisVolunteerStore::kOutboxStream);
     relay_opts.topic = config.dispatch_topic;

@@ -13,7 +13,7 @@ gridloop_library(gridloop_dispatch_core
   SOURCES dispatcher.cc redis_dispatch_store.cc grpc_peers.cc
   DEPS gridloop_dispatch_rules gridloop_dispatch_ports gridloop_dispatch_policy
        gridloop_dispatch_geo gridloop_redis gridloop_identity gridloop_log gridloop_status
-       gridloop_clock)
+       gridloop_clock gridloop_grpc_client)
 gridloop_embed_text(gridloop_dispatch_core lua/dispatch_commit.lua kDispatchCommitLua)
 
 gridloop_test(dispatch_dispatcher_test

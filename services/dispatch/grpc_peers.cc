@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/clock/proto_time.h"
+#include "common/server/peer_channel.h"
 #include "common/status/grpc_status.h"
 
 namespace gridloop::dispatch {
@@ -37,9 +38,7 @@ absl::Status FromPeer(const grpc::Status& s, absl::string_view what) {
 }  // namespace
 
 GrpcIncidentCommands::GrpcIncidentCommands(const std::string& target, absl::Duration timeout)
-    : timeout_(timeout),
-      stub_(v1::IncidentService::NewStub(
-          grpc::CreateChannel(target, grpc::InsecureChannelCredentials()))) {}
+    : timeout_(timeout), stub_(v1::IncidentService::NewStub(server::PeerChannel(target))) {}
 
 absl::StatusOr<v1::Incident> GrpcIncidentCommands::Assign(const v1::AssignIncidentRequest& req) {
   v1::IncidentResponse resp;
@@ -66,9 +65,7 @@ absl::StatusOr<v1::Incident> GrpcIncidentCommands::Get(absl::string_view inciden
 }
 
 GrpcStaffDirectory::GrpcStaffDirectory(const std::string& target, absl::Duration timeout)
-    : timeout_(timeout),
-      stub_(v1::ResidentService::NewStub(
-          grpc::CreateChannel(target, grpc::InsecureChannelCredentials()))) {}
+    : timeout_(timeout), stub_(v1::ResidentService::NewStub(server::PeerChannel(target))) {}
 
 absl::StatusOr<v1::GetResponsibleResponse> GrpcStaffDirectory::Responsible(
     absl::string_view region_code, absl::Time at) {

@@ -59,6 +59,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
 
   if (config.relay) {
     outbox::RelayOptions relay_opts;
+    relay_opts.owner = config.instance;
     relay_opts.streams = RedisIncidentStore::OutboxStreams();
     relay_opts.topic = config.topic;
     kafka::ProducerOptions popts;

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/clock/proto_time.h"
+#include "common/server/peer_channel.h"
 
 namespace gridloop::incidents {
 namespace {
@@ -27,9 +28,7 @@ absl::Status FromGrpc(const grpc::Status& s, absl::string_view what) {
 }  // namespace
 
 GrpcResidentDirectory::GrpcResidentDirectory(const std::string& target, absl::Duration timeout)
-    : timeout_(timeout),
-      stub_(v1::ResidentService::NewStub(
-          grpc::CreateChannel(target, grpc::InsecureChannelCredentials()))) {}
+    : timeout_(timeout), stub_(v1::ResidentService::NewStub(server::PeerChannel(target))) {}
 
 std::unique_ptr<grpc::ClientContext> GrpcResidentDirectory::Context() const {
   auto ctx = std::make_unique<grpc::ClientContext>();

@@ -5,9 +5,15 @@
 //   gridctl categories                the category taxonomy
 //   gridctl report --category C --title T --region R (--resident ID | --name N --phone P)
 //   gridctl get --id ID               an incident with its history
+//   gridctl history ID                an incident's history, one line per change
 //   gridctl list [--region P] [--status reported,...] [--page-size N]
 //   gridctl health                    health of incidents (and residents, dispatch,
 //                                     assessment) services
+//   gridctl day [--street 3301.06.003] [--at 30.2675,120.0828] [--run-id ID]
+//               [--step-timeout 60s] [--scorecard=false]
+//                                     a scripted day of a dozen incidents around the loop
+//                                     (tools/gridctl/day.h); exit 0 when each ended as
+//                                     scripted
 //   gridctl assessment scorecard --kind region|grid_worker|volunteer|department --id X
 //                      [--period day|week|month|quarter|year] [--at RFC3339]
 //   gridctl assessment rankings --kind K --within REGION [--depth N] [--bottom] [--limit N]
@@ -22,9 +28,10 @@
 //
 // Common settings: --incidents-addr / GRIDLOOP_INCIDENTS_ADDR (127.0.0.1:50051),
 // --residents-addr / GRIDLOOP_RESIDENTS_ADDR (127.0.0.1:50052, import only),
-// --kafka-brokers / GRIDLOOP_KAFKA_BROKERS (demo only), --assessment-addr /
-// GRIDLOOP_ASSESSMENT_ADDR (127.0.0.1:50054), --as person:role (the caller;
-// import always runs as an operator and takes only the person, "import" by default).
+// --kafka-brokers / GRIDLOOP_KAFKA_BROKERS (demo and day), --dispatch-addr /
+// GRIDLOOP_DISPATCH_ADDR (127.0.0.1:50053), --assessment-addr / GRIDLOOP_ASSESSMENT_ADDR
+// (127.0.0.1:50054), --as person:role (the caller; import always runs as an operator and
+// takes only the person, "import" by default; day acts as each of its people in turn).
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
@@ -50,29 +57,20 @@
 #include "common/clock/proto_time.h"
 #include "common/config/config.h"
 #include "common/kafka/consumer.h"
+#include "common/server/health_check.h"
 #include "gridloop/v1/events.pb.h"
 #include "gridloop/v1/incidents.grpc.pb.h"
 #include "tools/gridctl/assessment_cmd.h"
+#include "tools/gridctl/day.h"
 #include "tools/gridctl/import/grpc_sender.h"
 #include "tools/gridctl/import/importer.h"
+#include "tools/gridctl/names.h"
 
 namespace gridloop::gridctl {
 namespace {
 
 namespace v1 = ::gridloop::v1;
 
-std::string Lower(std::string s, absl::string_view prefix) {
-  if (s.rfind(std::string(prefix), 0) == 0) s = s.substr(prefix.size());
-  absl::AsciiStrToLower(&s);
-  return s;
-}
-
-std::string StatusName(v1::IncidentStatus s) {
-  return Lower(v1::IncidentStatus_Name(s), "INCIDENT_STATUS_");
-}
-std::string EventName(v1::IncidentEventType t) {
-  return Lower(v1::IncidentEventType_Name(t), "INCIDENT_EVENT_TYPE_");
-}
 std::string Time(const google::protobuf::Timestamp& ts) {
   if (ts.seconds() == 0 && ts.nanos() == 0) return "-";
   return absl::FormatTime("%Y-%m-%d %H:%M:%S", FromTimestamp(ts), absl::FixedTimeZone(8 * 3600));
@@ -93,6 +91,8 @@ class Cli {
     if (command == "categories") return Categories();
     if (command == "report") return Report();
     if (command == "get") return Get();
+    if (command == "history") return History();
+    if (command == "day") return Day();
     if (command == "list") return List();
     if (command == "health") return Health();
     if (command == "demo") return Demo();
@@ -130,7 +130,7 @@ class Cli {
       std::printf("%-22s %-14s %-10s %-10s %s\n", c.code().c_str(), c.name().c_str(),
                   absl::FormatDuration(absl::Seconds(c.respond_within().seconds())).c_str(),
                   absl::FormatDuration(absl::Seconds(c.resolve_within().seconds())).c_str(),
-                  Lower(v1::AssigneeKind_Name(c.handled_by()), "ASSIGNEE_KIND_").c_str());
+                  KindName(c.handled_by()).c_str());
     }
     return 0;
   }
@@ -164,11 +164,10 @@ class Cli {
     grpc::Status s = stub_->GetIncident(ctx.get(), req, &inc);
     if (!s.ok()) return Fail(s);
     PrintIncident(inc);
-    std::printf("  region %s  urgency %s  escalation %d  assignee %s %s\n",
-                inc.region_code().c_str(),
-                Lower(v1::Urgency_Name(inc.urgency()), "URGENCY_").c_str(), inc.escalation_level(),
-                Lower(v1::AssigneeKind_Name(inc.assignee().kind()), "ASSIGNEE_KIND_").c_str(),
-                inc.assignee().id().c_str());
+    std::printf(
+        "  region %s  urgency %s  escalation %d  assignee %s %s\n", inc.region_code().c_str(),
+        EnumWord(v1::Urgency_Name(inc.urgency()), "URGENCY_").c_str(), inc.escalation_level(),
+        KindName(inc.assignee().kind()).c_str(), inc.assignee().id().c_str());
     std::printf("  respond by %s%s  resolve by %s%s\n", Time(inc.respond_by()).c_str(),
                 inc.respond_overdue() ? " (overdue)" : "", Time(inc.resolve_by()).c_str(),
                 inc.resolve_overdue() ? " (overdue)" : "");
@@ -223,8 +222,52 @@ class Cli {
     return rc;
   }
 
+  // Every accepted change of one incident, oldest first, one line each.
+  int History() {
+    v1::GetIncidentRequest req;
+    req.set_id(settings_.Get("id"));
+    if (req.id().empty()) {
+      std::cerr << "usage: gridctl history INCIDENT_ID\n";
+      return 2;
+    }
+    v1::Incident inc;
+    auto ctx = Context(person_, role_);
+    grpc::Status s = stub_->GetIncident(ctx.get(), req, &inc);
+    if (!s.ok()) return Fail(s);
+    std::printf("%s  %s  %s  (%s, v%lld, grid %s)\n", inc.id().c_str(), inc.category().c_str(),
+                inc.title().c_str(), StatusName(inc.status()).c_str(),
+                static_cast<long long>(inc.version()), inc.region_code().c_str());
+    for (const v1::HistoryEntry& h : inc.history()) {
+      std::string what;
+      switch (h.type()) {
+        case v1::INCIDENT_EVENT_TYPE_ASSIGNED:
+          what = absl::StrCat("to ", KindName(h.assignee().kind()), " ", h.assignee().id());
+          break;
+        case v1::INCIDENT_EVENT_TYPE_OVERDUE:
+          what = absl::StrCat(h.note(), " deadline missed");
+          break;
+        case v1::INCIDENT_EVENT_TYPE_GRID_LOCATED:
+          what = absl::StrCat("grid ", h.note());
+          break;
+        default:
+          what = h.note();
+      }
+      if (h.type() == v1::INCIDENT_EVENT_TYPE_ASSIGNED && !h.note().empty()) {
+        absl::StrAppend(&what, " (", h.note(), ")");
+      }
+      const std::string from =
+          h.from_status() == v1::INCIDENT_STATUS_UNSPECIFIED ? "-" : StatusName(h.from_status());
+      std::printf("  %s  v%-3lld %-13s %-11s -> %-11s by %s (%s)%s%s\n", Time(h.at()).c_str(),
+                  static_cast<long long>(h.version()), EventName(h.type()).c_str(), from.c_str(),
+                  StatusName(h.to_status()).c_str(), h.actor_id().c_str(), h.actor_role().c_str(),
+                  what.empty() ? "" : "  ", what.c_str());
+    }
+    return 0;
+  }
+
   static int HealthOf(const std::shared_ptr<grpc::Channel>& channel, const std::string& service);
   int Demo();
+  int Day();
   int Import();
 
   const config::Settings& settings_;
@@ -234,44 +277,17 @@ class Cli {
   std::string role_;
 };
 
-// grpc.health.v1.Health/Check through the generic stub: the request and response are
-// one field each, so they are encoded by hand rather than generating health.proto.
 int Cli::HealthOf(const std::shared_ptr<grpc::Channel>& channel, const std::string& service) {
-  std::string req;
-  req.push_back(0x0a);  // field 1 (service), length-delimited
-  req.push_back(static_cast<char>(service.size()));
-  req += service;
-  grpc::Slice slice(req);
-  grpc::ByteBuffer request(&slice, 1);
-  grpc::ByteBuffer response;
-  grpc::GenericStub generic(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
-  absl::Mutex mu;
-  bool done = false;
-  grpc::Status status;
-  generic.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
-                    [&](grpc::Status s) {
-                      absl::MutexLock lock(&mu);
-                      status = std::move(s);
-                      done = true;
-                    });
-  {
-    absl::MutexLock lock(&mu);
-    mu.Await(absl::Condition(&done));
-  }
-  if (!status.ok()) {
-    std::printf("%-30s DOWN (%s)\n", service.c_str(), status.error_message().c_str());
+  absl::StatusOr<server::ServingStatus> health =
+      server::CheckHealth(channel, service, absl::Seconds(3));
+  if (!health.ok()) {
+    std::printf("%-30s DOWN (%s)\n", service.c_str(),
+                std::string(health.status().message()).c_str());
     return 1;
   }
-  std::vector<grpc::Slice> slices;
-  (void)response.Dump(&slices);
-  std::string bytes;
-  for (const auto& sl : slices) bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
-  const int code = bytes.size() >= 2 && bytes[0] == 0x08 ? bytes[1] : 0;
-  const char* names[] = {"UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"};
-  std::printf("%-30s %s\n", service.c_str(), names[code >= 0 && code <= 3 ? code : 0]);
-  return code == 1 ? 0 : 1;
+  std::printf("%-30s %s\n", service.c_str(),
+              std::string(server::ServingStatusName(*health)).c_str());
+  return *health == server::ServingStatus::kServing ? 0 : 1;
 }
 
 // One incident through report -> assign -> accept -> resolve -> feedback, printing each
@@ -472,6 +488,74 @@ int Cli::Demo() {
   return 0;
 }
 
+// The street's scorecard as the day left it, one line per figure.
+void PrintDayScorecard(const v1::Scorecard& c) {
+  std::printf("\nthe street's scorecard: region %s, day %s (formula %s)\n", c.subject_id().c_str(),
+              c.period_key().c_str(), c.formula_version().c_str());
+  std::printf("  %-20s %lld (cancelled %lld)\n", "received", static_cast<long long>(c.received()),
+              static_cast<long long>(c.cancelled()));
+  for (const v1::Rate& r : c.rates()) {
+    if (r.denominator() == 0) {
+      std::printf("  %-20s no data\n", r.name().c_str());
+      continue;
+    }
+    std::printf("  %-20s %g / %lld = %.1f%%\n", r.name().c_str(), r.numerator(),
+                static_cast<long long>(r.denominator()), 100 * r.value());
+  }
+  if (c.insufficient_sample()) {
+    std::printf("  score %.1f, not rated (sample %lld)\n", c.score(),
+                static_cast<long long>(c.sample()));
+  } else {
+    std::printf("  score %.1f, %d stars\n", c.score(), c.stars());
+  }
+}
+
+// The scripted day against the stack the settings name. Exit code 0 when every incident
+// ended as the script says, 1 when one did not or the day could not be played, 2 on bad
+// settings.
+int Cli::Day() {
+  DayOptions o;
+  o.incidents_addr = settings_.Get("incidents_addr", "127.0.0.1:50051");
+  o.dispatch_addr = settings_.Get("dispatch_addr", "127.0.0.1:50053");
+  o.assessment_addr = settings_.Get("assessment_addr", "127.0.0.1:50054");
+  o.residents_addr = settings_.Get("residents_addr", "127.0.0.1:50052");
+  o.kafka_brokers = settings_.Get("kafka_brokers", "127.0.0.1:9092");
+  o.incident_topic = settings_.Get("incident_topic", o.incident_topic);
+  o.dispatch_topic = settings_.Get("dispatch_topic", o.dispatch_topic);
+  // The seed street of `./tools/dev run` and a spot in its first grid.
+  o.street = settings_.Get("street", "3301.06.003");
+  std::vector<std::string> at = absl::StrSplit(settings_.Get("at", "30.2675,120.0828"), ',');
+  if (at.size() != 2 || !absl::SimpleAtod(at[0], &o.latitude) ||
+      !absl::SimpleAtod(at[1], &o.longitude)) {
+    std::cerr << "--at: expected lat,lng\n";
+    return 2;
+  }
+  o.run_id = settings_.Get("run_id", "");
+  absl::StatusOr<absl::Duration> step = settings_.GetDuration("step_timeout", o.step_timeout);
+  absl::StatusOr<bool> scorecard = settings_.GetBool("scorecard", true);
+  if (!step.ok() || !scorecard.ok()) {
+    std::cerr << (step.ok() ? scorecard.status() : step.status()).message() << "\n";
+    return 2;
+  }
+  o.step_timeout = *step;
+  o.out = &std::cout;
+  absl::StatusOr<DayOutcome> day = PlayDay(o);
+  std::cout.flush();
+  if (!day.ok()) {
+    std::cerr << "day: " << day.status() << "\n";
+    return absl::IsInvalidArgument(day.status()) ? 2 : 1;
+  }
+  if (*scorecard) PrintDayScorecard(day->street_day);
+  int unexpected = 0;
+  for (const DayIncident& d : day->incidents) unexpected += d.as_expected ? 0 : 1;
+  if (unexpected > 0) {
+    std::fprintf(stderr, "day: %d incident(s) did not end as scripted\n", unexpected);
+    return 1;
+  }
+  std::fflush(stdout);
+  return 0;
+}
+
 // Import progress on stderr: a bar redrawn in place on a terminal, a line every few
 // seconds otherwise (a log file would fill with redraws).
 class ImportProgressPrinter {
@@ -621,8 +705,8 @@ int Cli::Import() {
 int main(int argc, char** argv) {
   if (argc < 2 || argv[1][0] == '-') {
     std::fprintf(stderr,
-                 "usage: gridctl demo|categories|report|get|list|health|import|assessment "
-                 "[--name=value ...]\n");
+                 "usage: gridctl demo|day|categories|report|get|history|list|health|import|"
+                 "assessment [--name=value ...]\n");
     return 2;
   }
   const std::string command = argv[1];
@@ -633,13 +717,22 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::map<std::string, std::string> env;
-  for (const char* name : {"GRIDLOOP_INCIDENTS_ADDR", "GRIDLOOP_RESIDENTS_ADDR",
-                           "GRIDLOOP_KAFKA_BROKERS", "GRIDLOOP_AS", "GRIDLOOP_INCIDENT_TOPIC",
-                           "GRIDLOOP_ASSESSMENT_ADDR", "GRIDLOOP_CITY_REGION"}) {
+  for (const char* name :
+       {"GRIDLOOP_INCIDENTS_ADDR", "GRIDLOOP_RESIDENTS_ADDR", "GRIDLOOP_KAFKA_BROKERS",
+        "GRIDLOOP_AS", "GRIDLOOP_INCIDENT_TOPIC", "GRIDLOOP_ASSESSMENT_ADDR",
+        "GRIDLOOP_CITY_REGION", "GRIDLOOP_DISPATCH_ADDR", "GRIDLOOP_DISPATCH_TOPIC"}) {
     if (const char* v = std::getenv(name)) env[name] = v;
   }
+  std::vector<std::string> args(argv + (nested ? 2 : 1), argv + argc);
+  // "history ID": the incident id comes first, the settings after it.
+  if (command == "history" && args.size() >= 2 && args[1][0] != '-') {
+    args[1] = "--id=" + args[1];
+  }
+  std::vector<const char*> arg_ptrs;
+  arg_ptrs.reserve(args.size());
+  for (const std::string& a : args) arg_ptrs.push_back(a.c_str());
   absl::StatusOr<gridloop::config::Settings> settings =
-      gridloop::config::Settings::Parse(argc - (nested ? 2 : 1), argv + (nested ? 2 : 1), env);
+      gridloop::config::Settings::Parse(static_cast<int>(arg_ptrs.size()), arg_ptrs.data(), env);
   if (!settings.ok()) {
     std::fprintf(stderr, "%s\n", settings.status().ToString().c_str());
     return 2;
