@@ -154,19 +154,20 @@ void Consumer::Close() {
   if (consumer_ == nullptr) return;  // Create() failed before the handle existed.
   // Destroyed first: its remaining delivery callbacks must run while this object is whole.
   dlq_.reset();
-  const RdKafka::ErrorCode committed = consumer_->commitSync();
-  if (committed != RdKafka::ERR_NO_ERROR && committed != RdKafka::ERR__NO_OFFSET) {
-    gridloop::log::Warn("kafka final commit failed",
-                        {{"group", options_.group_id}, {"error", RdKafka::err2str(committed)}});
-  }
-  // close() leaves the group, and waits for the coordinator to hear it: with the broker
-  // gone it never returns. The offsets that matter are committed above (or, failing that,
-  // the records come again), so after a bounded wait the handle is let go, still closing
-  // on its own thread, and the process can exit.
+  // The final commit and close() both wait on the broker without a time limit: close()
+  // leaves the group and waits for the coordinator to hear it, and with the broker gone
+  // neither returns. Both run on a thread of their own; after a bounded wait the handle is
+  // let go, still closing there, and the process can exit. Offsets not committed mean
+  // records delivered again, which handlers absorb.
   auto done = std::make_shared<std::promise<void>>();
   std::future<void> closed = done->get_future();
   RdKafka::KafkaConsumer* handle = consumer_.get();
-  std::thread closer([handle, done] {
+  std::thread closer([handle, done, group = options_.group_id] {
+    const RdKafka::ErrorCode committed = handle->commitSync();
+    if (committed != RdKafka::ERR_NO_ERROR && committed != RdKafka::ERR__NO_OFFSET) {
+      gridloop::log::Warn("kafka final commit failed",
+                          {{"group", group}, {"error", RdKafka::err2str(committed)}});
+    }
     handle->close();
     done->set_value();
   });

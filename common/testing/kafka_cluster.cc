@@ -1,12 +1,20 @@
 #include "common/testing/kafka_cluster.h"
 
+#include <dirent.h>
 #include <librdkafka/rdkafkacpp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/kafka/rdkafka_util.h"
 #include "common/log/log.h"
 
@@ -38,6 +46,45 @@ int PartitionCount(RdKafka::KafkaConsumer& consumer, const std::string& topic,
   return 0;
 }
 
+// The mock's broker sockets lack TCP_NODELAY, which every Kafka broker sets: from a
+// connection's second response on, each reply then waits for the client's delayed ACK
+// (~40 ms), and a producer writing to several partitions at once pays it per batch. A
+// listening socket hands the option down to the connections it accepts, so it is set on
+// the listeners in this process whose ports are the brokers'. Best effort: a socket that
+// refuses keeps the mock's behaviour.
+void SetNoDelayOnBrokerListeners(const std::string& bootstrap) {
+  std::set<int> ports;
+  for (absl::string_view address : absl::StrSplit(bootstrap, ',', absl::SkipEmpty())) {
+    int port = 0;
+    const size_t colon = address.rfind(':');
+    if (colon != absl::string_view::npos && absl::SimpleAtoi(address.substr(colon + 1), &port)) {
+      ports.insert(port);
+    }
+  }
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return;
+  while (const dirent* entry = readdir(dir)) {
+    int fd = -1;
+    if (!absl::SimpleAtoi(entry->d_name, &fd) || fd == dirfd(dir)) continue;
+    struct stat st {};
+    int listening = 0;
+    socklen_t len = sizeof(listening);
+    if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode) ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || listening == 0) {
+      continue;
+    }
+    sockaddr_in addr{};
+    socklen_t addr_len = sizeof(addr);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &addr_len) != 0 ||
+        addr.sin_family != AF_INET || ports.count(ntohs(addr.sin_port)) == 0) {
+      continue;
+    }
+    const int on = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+  }
+  closedir(dir);
+}
+
 }  // namespace
 
 MockKafkaCluster::MockKafkaCluster(rd_kafka_t* handle, rd_kafka_mock_cluster_t* cluster,
@@ -67,7 +114,9 @@ absl::StatusOr<std::unique_ptr<MockKafkaCluster>> MockKafkaCluster::Start(int br
     rd_kafka_destroy(handle);
     return absl::InternalError("kafka mock: cannot create the cluster");
   }
-  return std::unique_ptr<MockKafkaCluster>(new MockKafkaCluster(handle, cluster, brokers));
+  std::unique_ptr<MockKafkaCluster> mock(new MockKafkaCluster(handle, cluster, brokers));
+  SetNoDelayOnBrokerListeners(mock->bootstrap());
+  return mock;
 }
 
 MockKafkaCluster::~MockKafkaCluster() {
@@ -91,8 +140,11 @@ absl::Status MockKafkaCluster::SetBrokerDown(int32_t broker_id) {
 }
 
 absl::Status MockKafkaCluster::SetBrokerUp(int32_t broker_id) {
-  return MockError(rd_kafka_mock_broker_set_up(cluster_, broker_id),
-                   absl::StrCat("broker ", broker_id, " up"));
+  absl::Status up = MockError(rd_kafka_mock_broker_set_up(cluster_, broker_id),
+                              absl::StrCat("broker ", broker_id, " up"));
+  // In case the broker listens anew.
+  if (up.ok()) SetNoDelayOnBrokerListeners(bootstrap_);
+  return up;
 }
 
 absl::Status MockKafkaCluster::SetAllBrokersDown() {
