@@ -3,6 +3,7 @@
 #include <grpcpp/client_context.h>
 
 #include <algorithm>
+#include <functional>
 #include <set>
 #include <thread>
 #include <utility>
@@ -43,6 +44,63 @@ bool Open(v1::IncidentStatus status) {
 void Note(Audit& audit, std::string problem) {
   if (audit.problems.size() < kMaxProblems) audit.problems.push_back(std::move(problem));
 }
+
+// Makes `attempt` (a call carrying its request_id) until it succeeds, fails with a status
+// that is not retried, or `give_up` has passed, backing off between tries. `failed` sees
+// every failed try and whether it is tried again. Returns the last status.
+grpc::Status CallUntilDone(const std::function<grpc::Status()>& attempt, absl::Duration give_up,
+                           const std::function<void(const grpc::Status&, bool)>& failed) {
+  const absl::Time deadline = absl::Now() + give_up;
+  absl::Duration backoff = absl::Milliseconds(50);
+  while (true) {
+    grpc::Status s = attempt();
+    if (s.ok()) return s;
+    const bool again = Retried(s.error_code()) && absl::Now() <= deadline;
+    failed(s, again);
+    if (!again) return s;
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(1));
+  }
+}
+
+// Runs work(0..n-1) on `threads` threads, thread t taking t, t + threads, ...; each stops
+// at its first false.
+void RunStriped(int64_t n, int threads, const std::function<bool(int64_t)>& work) {
+  std::vector<std::thread> pool;
+  pool.reserve(threads);
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (int64_t i = t; i < n; i += threads) {
+        if (!work(i)) return;
+      }
+    });
+  }
+  for (std::thread& t : pool) t.join();
+}
+
+// The first error of several threads.
+class FirstError {
+ public:
+  void Set(const grpc::Status& s, absl::string_view context) {
+    absl::MutexLock lock(&mu_);
+    if (status_.ok()) {
+      status_ = absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                             absl::StrCat(context, s.error_message()));
+    }
+  }
+  bool ok() const {
+    absl::MutexLock lock(&mu_);
+    return status_.ok();
+  }
+  absl::Status status() const {
+    absl::MutexLock lock(&mu_);
+    return status_;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+};
 
 }  // namespace
 
@@ -145,142 +203,103 @@ absl::StatusOr<ReportResult> ReportSteadily(const std::shared_ptr<grpc::Channel>
   result.ids.resize(plan.count);
   result.sent.resize(plan.count);
   absl::Mutex mu;
-  absl::Status first_error;
+  FirstError error;
   const absl::Time start = absl::Now();
   const absl::Duration interval = absl::Seconds(1) / plan.per_second;
 
-  auto run = [&](int thread) {
-    for (int i = thread; i < plan.count; i += plan.threads) {
-      // Open loop: report i goes out at its own time whatever happened to the ones before.
-      absl::SleepFor(start + interval * i - absl::Now());
-      v1::ReportIncidentRequest req;
-      req.set_request_id(absl::StrCat(plan.prefix, "-", i));
-      req.set_category(plan.category);
-      req.set_title(absl::StrCat("测试上报 ", i));
-      req.set_description("端到端测试：居民来电反映的问题。");
-      req.set_channel(v1::CHANNEL_HOTLINE);
-      req.set_region_code(plan.region_code);
-      req.mutable_location()->set_latitude(plan.latitude);
-      req.mutable_location()->set_longitude(plan.longitude);
-      req.mutable_reporter()->set_name("王女士");
-      req.mutable_reporter()->set_phone("13800138000");
-      const absl::Time first_sent = absl::Now();
-      const absl::Time give_up = first_sent + plan.give_up;
-      absl::Duration backoff = absl::Milliseconds(50);
-      while (true) {
-        v1::IncidentResponse resp;
-        grpc::Status s =
-            stub->ReportIncident(CallAs(kDeskPerson, kDeskRole, kCityScope).get(), req, &resp);
-        if (s.ok()) {
+  RunStriped(plan.count, plan.threads, [&](int64_t i) {
+    // Open loop: report i goes out at its own time whatever happened to the ones before.
+    absl::SleepFor(start + interval * i - absl::Now());
+    v1::ReportIncidentRequest req;
+    req.set_request_id(absl::StrCat(plan.prefix, "-", i));
+    req.set_category(plan.category);
+    req.set_title(absl::StrCat("测试上报 ", i));
+    req.set_description("端到端测试：居民来电反映的问题。");
+    req.set_channel(v1::CHANNEL_HOTLINE);
+    req.set_region_code(plan.region_code);
+    req.mutable_location()->set_latitude(plan.latitude);
+    req.mutable_location()->set_longitude(plan.longitude);
+    req.mutable_reporter()->set_name("王女士");
+    req.mutable_reporter()->set_phone("13800138000");
+    const absl::Time first_sent = absl::Now();
+    v1::IncidentResponse resp;
+    grpc::Status s = CallUntilDone(
+        [&] {
+          return stub->ReportIncident(CallAs(kDeskPerson, kDeskRole, kCityScope).get(), req, &resp);
+        },
+        plan.give_up,
+        [&](const grpc::Status& failed, bool again) {
           absl::MutexLock lock(&mu);
-          result.ids[i] = resp.incident().id();
-          result.sent[i] = first_sent;
-          if (sent != nullptr) sent->fetch_add(1);
-          break;
-        }
-        absl::MutexLock lock(&mu);
-        ++result.failures[absl::StrCat(static_cast<int>(s.error_code()))];
-        if (!Retried(s.error_code()) || absl::Now() > give_up) {
-          if (first_error.ok()) {
-            first_error = absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                                       absl::StrCat("report ", i, ": ", s.error_message()));
-          }
-          return;
-        }
-        ++result.retries;
-        mu.Unlock();
-        absl::SleepFor(backoff);
-        backoff = std::min(backoff * 2, absl::Seconds(1));
-        mu.Lock();
-      }
-      absl::MutexLock lock(&mu);
-      if (!first_error.ok()) return;
+          ++result.failures[absl::StrCat(static_cast<int>(failed.error_code()))];
+          if (again) ++result.retries;
+        });
+    if (!s.ok()) {
+      error.Set(s, absl::StrCat("report ", i, ": "));
+      return false;
     }
-  };
-  std::vector<std::thread> threads;
-  threads.reserve(plan.threads);
-  for (int t = 0; t < plan.threads; ++t) threads.emplace_back(run, t);
-  for (std::thread& t : threads) t.join();
+    absl::MutexLock lock(&mu);
+    result.ids[i] = resp.incident().id();
+    result.sent[i] = first_sent;
+    if (sent != nullptr) sent->fetch_add(1);
+    return error.ok();
+  });
   result.elapsed = absl::Now() - start;
-  if (!first_error.ok()) return first_error;
+  if (!error.ok()) return error.status();
   return result;
 }
 
 absl::StatusOr<int64_t> CloseIncidents(const std::shared_ptr<grpc::Channel>& incidents,
                                        const std::vector<std::string>& ids, int threads) {
   auto stub = v1::IncidentService::NewStub(incidents);
-  absl::Mutex mu;
-  absl::Status first_error;
-  int64_t closed = 0;
-  // One call, retried with its request_id while the failure is transient.
-  auto call = [&](const std::function<grpc::Status()>& attempt) -> bool {
-    absl::Duration backoff = absl::Milliseconds(50);
-    const absl::Time give_up = absl::Now() + absl::Minutes(3);
-    while (true) {
-      grpc::Status s = attempt();
-      if (s.ok()) return true;
-      if (!Retried(s.error_code()) || absl::Now() > give_up) {
-        absl::MutexLock lock(&mu);
-        if (first_error.ok()) {
-          first_error =
-              absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-        }
-        return false;
-      }
-      absl::SleepFor(backoff);
-      backoff = std::min(backoff * 2, absl::Seconds(1));
-    }
+  FirstError error;
+  std::atomic<int64_t> closed{0};
+  auto call = [&](const std::function<grpc::Status()>& attempt) {
+    grpc::Status s = CallUntilDone(attempt, absl::Minutes(3), [](const grpc::Status&, bool) {});
+    if (!s.ok()) error.Set(s, "");
+    return s.ok();
   };
-  auto run = [&](int thread) {
-    for (size_t i = thread; i < ids.size(); i += threads) {
-      const std::string& id = ids[i];
-      v1::GetIncidentRequest get;
-      get.set_id(id);
-      v1::Incident current;
-      if (!call([&] {
-            return stub->GetIncident(CallAs(kDeskPerson, kDeskRole, kCityScope).get(), get,
-                                     &current);
-          })) {
-        return;
-      }
-      const std::string worker = current.assignee().id();
-      v1::AcceptAssignmentRequest accept;
-      accept.set_request_id(absl::StrCat("accept-", id));
-      accept.set_incident_id(id);
-      accept.set_assignee_id(worker);
-      v1::ResolveIncidentRequest resolve;
-      resolve.set_request_id(absl::StrCat("resolve-", id));
-      resolve.set_incident_id(id);
-      resolve.set_resolution("已上门处理，问题解决。");
-      v1::SubmitFeedbackRequest feedback;
-      feedback.set_request_id(absl::StrCat("feedback-", id));
-      feedback.set_incident_id(id);
-      feedback.set_satisfaction(v1::SATISFACTION_SATISFIED);
-      feedback.set_comment("回访：居民表示满意。");
-      v1::IncidentResponse resp;
-      if (!call([&] {
-            return stub->AcceptAssignment(CallAs(worker, "grid_worker").get(), accept, &resp);
-          }) ||
-          !call([&] {
-            return stub->ResolveIncident(CallAs(worker, "grid_worker").get(), resolve, &resp);
-          }) ||
-          !call([&] {
-            return stub->SubmitFeedback(CallAs(kDeskPerson, kDeskRole, kCityScope).get(), feedback,
-                                        &resp);
-          })) {
-        return;
-      }
-      absl::MutexLock lock(&mu);
-      ++closed;
-      if (!first_error.ok()) return;
+  RunStriped(static_cast<int64_t>(ids.size()), threads, [&](int64_t i) {
+    const std::string& id = ids[i];
+    v1::GetIncidentRequest get;
+    get.set_id(id);
+    v1::Incident current;
+    if (!call([&] {
+          return stub->GetIncident(CallAs(kDeskPerson, kDeskRole, kCityScope).get(), get, &current);
+        })) {
+      return false;
     }
-  };
-  std::vector<std::thread> pool;
-  pool.reserve(threads);
-  for (int t = 0; t < threads; ++t) pool.emplace_back(run, t);
-  for (std::thread& t : pool) t.join();
-  if (!first_error.ok()) return first_error;
-  return closed;
+    const std::string worker = current.assignee().id();
+    v1::AcceptAssignmentRequest accept;
+    accept.set_request_id(absl::StrCat("accept-", id));
+    accept.set_incident_id(id);
+    accept.set_assignee_id(worker);
+    v1::ResolveIncidentRequest resolve;
+    resolve.set_request_id(absl::StrCat("resolve-", id));
+    resolve.set_incident_id(id);
+    resolve.set_resolution("已上门处理，问题解决。");
+    v1::SubmitFeedbackRequest feedback;
+    feedback.set_request_id(absl::StrCat("feedback-", id));
+    feedback.set_incident_id(id);
+    feedback.set_satisfaction(v1::SATISFACTION_SATISFIED);
+    feedback.set_comment("回访：居民表示满意。");
+    v1::IncidentResponse resp;
+    if (!call([&] {
+          return stub->AcceptAssignment(CallAs(worker, "grid_worker").get(), accept, &resp);
+        }) ||
+        !call([&] {
+          return stub->ResolveIncident(CallAs(worker, "grid_worker").get(), resolve, &resp);
+        }) ||
+        !call([&] {
+          return stub->SubmitFeedback(CallAs(kDeskPerson, kDeskRole, kCityScope).get(), feedback,
+                                      &resp);
+        })) {
+      return false;
+    }
+    ++closed;
+    return error.ok();
+  });
+  if (!error.ok()) return error.status();
+  return closed.load();
 }
 
 std::string Audit::Summary() const {

@@ -136,15 +136,11 @@ std::string FormatHopTable(const HopOptions& options, const HopResult& result) {
   for (const auto& [code, count] : result.failures) {
     absl::StrAppendFormat(&out, "  %-20s %d\n", code, count);
   }
-  absl::StrAppendFormat(&out, "from each record's due time (ms)   %9s %9s %9s %9s\n", "p50", "p99",
-                        "p99.9", "max");
-  for (const auto& [name, d] :
-       {std::pair<const char*, const Distribution*>{"Produce() called", &result.sender_lag},
-        std::pair<const char*, const Distribution*>{"delivery report", &result.acked_after},
-        std::pair<const char*, const Distribution*>{"read by the consumer", &result.latency}}) {
-    absl::StrAppendFormat(&out, "  %-32s %9.3f %9.3f %9.3f %9.3f\n", name, d->Ms(0.5), d->Ms(0.99),
-                          d->Ms(0.999), d->MaxMs());
-  }
+  absl::StrAppendFormat(&out, "from each record's due time (ms)   %9s %9s %9s %9s %8s\n", "p50",
+                        "p99", "p99.9", "max", "n");
+  AppendRow(&out, "Produce() called", result.sender_lag);
+  AppendRow(&out, "delivery report", result.acked_after);
+  AppendRow(&out, "read by the consumer", result.latency);
   return out;
 }
 

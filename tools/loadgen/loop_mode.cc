@@ -127,11 +127,6 @@ void CountRelayPasses(const Ledger& ledger, LoopResult& result) {
   result.relay_gap = Distribution(std::move(gaps));
 }
 
-void AppendRow(std::string* out, absl::string_view name, const Distribution& d) {
-  absl::StrAppendFormat(out, "  %-34s %9.3f %9.3f %9.3f %9.3f %8d\n", name, d.Ms(0.5), d.Ms(0.99),
-                        d.Ms(0.999), d.MaxMs(), d.count());
-}
-
 }  // namespace
 
 absl::StatusOr<LoopOptions> LoopOptionsFromSettings(const config::Settings& settings) {

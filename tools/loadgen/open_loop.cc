@@ -226,6 +226,11 @@ std::string JsonOf(const Distribution& d) {
                          d.Ms(0.5), d.Ms(0.99), d.Ms(0.999), d.MaxMs());
 }
 
+void AppendRow(std::string* out, absl::string_view name, const Distribution& d) {
+  absl::StrAppendFormat(out, "  %-34s %9.3f %9.3f %9.3f %9.3f %8d\n", name, d.Ms(0.5), d.Ms(0.99),
+                        d.Ms(0.999), d.MaxMs(), d.count());
+}
+
 std::string FailuresJson(const std::map<std::string, int64_t>& failures) {
   std::string out;
   for (const auto& [code, count] : failures) {

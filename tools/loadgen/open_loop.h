@@ -125,6 +125,8 @@ struct OpenLoopOptions {
 // For the modes' JSON lines: a distribution as {"n","p50","p99","p999","max"} in ms, and
 // failures by status code as {"CODE":count,...} without the braces.
 std::string JsonOf(const Distribution& d);
+// For the modes' tables: one row "  <name> p50 p99 p99.9 max n" in ms.
+void AppendRow(std::string* out, absl::string_view name, const Distribution& d);
 std::string FailuresJson(const std::map<std::string, int64_t>& failures);
 
 absl::StatusOr<OpenLoopOptions> OpenLoopOptionsFromSettings(const config::Settings& settings);
