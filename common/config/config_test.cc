@@ -98,6 +98,29 @@ TEST(ConsumerSettings, PartitionsAndGroup) {
             std::string::npos);
 }
 
+TEST(ConsumerSettings, WorkersAndFetchWait) {
+  const char* argv[] = {"svc", "--consumer_workers=16", "--kafka_fetch_wait=1ms"};
+  auto s = Settings::Parse(3, argv, {});
+  ASSERT_TRUE(s.ok());
+  ConsumerSettings c;
+  c.consumer_group = "gridloop-x";
+  ASSERT_TRUE(c.ReadConsumer(*s).ok());
+  EXPECT_EQ(c.consumer_workers, 16);
+  EXPECT_EQ(c.kafka_fetch_wait, absl::Milliseconds(1));
+
+  for (auto [flag, variable] : {std::pair{"--consumer_workers=0", "GRIDLOOP_CONSUMER_WORKERS"},
+                                std::pair{"--consumer_workers=257", "GRIDLOOP_CONSUMER_WORKERS"},
+                                std::pair{"--kafka_fetch_wait=0s", "GRIDLOOP_KAFKA_FETCH_WAIT"},
+                                std::pair{"--kafka_fetch_wait=11s", "GRIDLOOP_KAFKA_FETCH_WAIT"}}) {
+    const char* bad[] = {"svc", flag};
+    ConsumerSettings b;
+    b.consumer_group = "gridloop-x";
+    absl::Status st = b.ReadConsumer(*Settings::Parse(2, bad, {}));
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << flag;
+    EXPECT_NE(st.message().find(variable), std::string::npos) << st;
+  }
+}
+
 TEST(SettingFile, UnreadableNamesTheVariable) {
   absl::StatusOr<std::string> text = ReadSettingFile("/nonexistent/routing.csv", "GRIDLOOP_X_FILE");
   EXPECT_EQ(text.status().code(), absl::StatusCode::kInvalidArgument);

@@ -70,6 +70,16 @@ absl::Status ConsumerSettings::ReadConsumer(const Settings& s) {
     return absl::InvalidArgumentError("GRIDLOOP_CONSUMER_GROUP: required");
   }
   consumer_max_attempts = static_cast<int>(attempts);
+  ASSIGN_OR_RETURN(int64_t workers, s.GetInt("consumer_workers", consumer_workers));
+  if (workers < 1 || workers > 256) {
+    return absl::InvalidArgumentError("GRIDLOOP_CONSUMER_WORKERS: 1..256");
+  }
+  consumer_workers = static_cast<int>(workers);
+  ASSIGN_OR_RETURN(absl::Duration fetch_wait, s.GetDuration("kafka_fetch_wait", kafka_fetch_wait));
+  if (fetch_wait < absl::Milliseconds(1) || fetch_wait > absl::Seconds(10)) {
+    return absl::InvalidArgumentError("GRIDLOOP_KAFKA_FETCH_WAIT: 1ms..10s");
+  }
+  kafka_fetch_wait = fetch_wait;
   return absl::OkStatus();
 }
 

@@ -45,9 +45,16 @@ struct ConsumerSettings {
   // these partitions without joining (a single replica, or tests).
   std::vector<int32_t> assign_partitions;
   int consumer_max_attempts = 1000;  // ~80 min of retries before an event is dead-lettered
+  // Events handled at once, never two of one incident (see kafka::ConsumerOptions::workers).
+  int consumer_workers = 1;
+  // How long the broker may hold an empty fetch. A real broker answers as soon as data
+  // arrives, so this costs nothing there; the dev broker holds every empty fetch for all of
+  // it, so there it adds up to this much to each hop.
+  absl::Duration kafka_fetch_wait = absl::Milliseconds(10);
 
-  // Reads kafka_brokers, consumer_group, consumer_partitions ("0,1,2") and
-  // consumer_max_attempts from `s`, the current values being the defaults.
+  // Reads kafka_brokers, consumer_group, consumer_partitions ("0,1,2"),
+  // consumer_max_attempts, consumer_workers and kafka_fetch_wait from `s`, the current
+  // values being the defaults.
   absl::Status ReadConsumer(const Settings& s);
 };
 

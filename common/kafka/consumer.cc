@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <functional>
 #include <future>
 #include <memory>
 #include <thread>
@@ -34,6 +35,7 @@ constexpr int kCloseWaitSeconds = 10;
 constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
 constexpr absl::Duration kLagRefreshInterval = absl::Milliseconds(200);
 constexpr char kAutoCommitIntervalMs[] = "1000";
+constexpr int kMaxWorkers = 256;
 
 bool IsPoison(const absl::Status& status) {
   return absl::IsInvalidArgument(status) || absl::IsDataLoss(status);
@@ -61,6 +63,13 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(ConsumerOptions optio
   }
   if (options.max_attempts < 1) {
     return absl::InvalidArgumentError("kafka consumer: max_attempts must be at least 1");
+  }
+  if (options.workers < 1 || options.workers > kMaxWorkers) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kafka consumer: workers must be 1..", kMaxWorkers));
+  }
+  if (options.max_in_flight < options.workers) {
+    return absl::InvalidArgumentError("kafka consumer: max_in_flight must be at least workers");
   }
   if (!handler) return absl::InvalidArgumentError("kafka consumer: no handler");
   const int64_t start = options.start_offset;
@@ -135,6 +144,9 @@ void Consumer::Start() {
   absl::MutexLock lock(&lifecycle_mu_);
   if (started_ || closed_) return;
   started_ = true;
+  if (options_.workers > 1) {
+    for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { Work(); });
+  }
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -145,7 +157,15 @@ void Consumer::Stop() {
     absl::MutexLock signal(&signal_mu_);
     stop_requested_ = true;
   }
+  {
+    // Records still queued are left unfinished: their offsets are not stored, so the next
+    // consumer of the partition reads them again.
+    absl::MutexLock work(&work_mu_);
+    work_stopping_ = true;
+  }
   if (thread_.joinable()) thread_.join();
+  for (std::thread& worker : workers_) worker.join();
+  workers_.clear();
   Close();
   closed_ = true;
 }
@@ -203,10 +223,16 @@ void Consumer::Run() {
     std::unique_ptr<RdKafka::Message> message(consumer_->consume(kConsumeMillis));
     const RdKafka::ErrorCode code = message->err();
     switch (code) {
-      case RdKafka::ERR_NO_ERROR:
-        HandleRecord(internal::ToRecord(*message));
+      case RdKafka::ERR_NO_ERROR: {
+        Record record = internal::ToRecord(*message);
+        if (options_.workers > 1) {
+          (void)Enqueue(std::move(record));  // false only when stopping: the loop ends
+        } else if (HandleRecord(record)) {
+          StoreOffset(record.topic, record.partition, record.offset + 1);
+        }
         last_error = code;
         break;
+      }
       case RdKafka::ERR__TIMED_OUT:
       case RdKafka::ERR__PARTITION_EOF:
         break;
@@ -224,6 +250,69 @@ void Consumer::Run() {
   }
 }
 
+bool Consumer::Enqueue(Record record) {
+  // Records without a key keep their partition's order instead.
+  std::string key = record.key.empty() ? absl::StrCat(absl::string_view("\0", 1), record.topic, "/",
+                                                      record.partition)
+                                       : record.key;
+  absl::MutexLock lock(&work_mu_);
+  auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(work_mu_) {
+    return work_stopping_ || in_flight_ < options_.max_in_flight;
+  };
+  work_mu_.Await(absl::Condition(&room));
+  if (work_stopping_) return false;
+  progress_[{record.topic, record.partition}].unfinished.insert(record.offset);
+  ++in_flight_;
+  auto [it, fresh] = by_key_.try_emplace(key);
+  it->second.push_back(std::move(record));
+  // A key already present is held by a worker or waits in ready_: this record follows in
+  // turn.
+  if (fresh) ready_.push_back(std::move(key));
+  return true;
+}
+
+void Consumer::Work() {
+  while (true) {
+    std::string key;
+    Record record;
+    {
+      absl::MutexLock lock(&work_mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(work_mu_) {
+        return work_stopping_ || !ready_.empty();
+      };
+      work_mu_.Await(absl::Condition(&ready));
+      if (work_stopping_) return;
+      key = std::move(ready_.front());
+      ready_.pop_front();
+      std::deque<Record>& queue = by_key_[key];
+      record = std::move(queue.front());
+      queue.pop_front();
+    }
+    if (!HandleRecord(record)) return;  // stopping: left unfinished
+    Finish(record);
+    absl::MutexLock lock(&work_mu_);
+    auto it = by_key_.find(key);
+    if (it->second.empty()) {
+      by_key_.erase(it);
+    } else {
+      ready_.push_back(std::move(key));  // behind the keys already waiting
+    }
+  }
+}
+
+void Consumer::Finish(const Record& record) {
+  absl::MutexLock lock(&work_mu_);
+  --in_flight_;
+  PartitionProgress& p = progress_[{record.topic, record.partition}];
+  p.unfinished.erase(record.offset);
+  p.next = std::max(p.next, record.offset + 1);
+  // Never past a record read but not finished: a crash now must deliver it again.
+  const int64_t store = p.unfinished.empty() ? p.next : *p.unfinished.begin();
+  if (store <= p.stored) return;
+  p.stored = store;
+  StoreOffset(record.topic, record.partition, store);
+}
+
 absl::Status Consumer::CallHandler(const Record& record) {
   // No exception may escape into librdkafka's frames or end the consuming thread.
   try {
@@ -235,15 +324,14 @@ absl::Status Consumer::CallHandler(const Record& record) {
   }
 }
 
-void Consumer::HandleRecord(const Record& record) {
+bool Consumer::HandleRecord(const Record& record) {
   absl::Duration backoff = options_.retry_backoff;
   absl::Status status;
   for (int attempt = 1;; ++attempt) {
     status = CallHandler(record);
     if (status.ok()) {
-      StoreOffset(record);
       ++processed_;
-      return;
+      return true;
     }
     if (IsPoison(status) || attempt >= options_.max_attempts) break;
     gridloop::log::Debug("kafka handler failed; retrying",
@@ -253,13 +341,12 @@ void Consumer::HandleRecord(const Record& record) {
                           {"attempt", absl::StrCat(attempt)},
                           {"error", status.ToString()}});
     // Left unstored when stopping: the record is delivered again after a restart.
-    if (WaitForStop(backoff)) return;
+    if (WaitForStop(backoff)) return false;
     backoff = NextBackoff(backoff);
   }
-  if (ParkInDlq(record, status)) {
-    StoreOffset(record);
-    ++dead_lettered_;
-  }
+  if (!ParkInDlq(record, status)) return false;
+  ++dead_lettered_;
+  return true;
 }
 
 bool Consumer::ParkInDlq(const Record& record, const absl::Status& cause) {
@@ -269,7 +356,11 @@ bool Consumer::ParkInDlq(const Record& record, const absl::Status& cause) {
                                                      {"error", cause.ToString()}});
   absl::Duration backoff = options_.retry_backoff;
   while (true) {
-    const absl::Status sent = SendToDlq(record, cause);
+    absl::Status sent;
+    {
+      absl::MutexLock one_at_a_time(&dlq_mu_);
+      sent = SendToDlq(record, cause);
+    }
     if (sent.ok()) return true;
     if (absl::IsCancelled(sent)) return false;
     gridloop::log::Warn("kafka dead-letter produce failed; retrying",
@@ -313,17 +404,16 @@ absl::Status Consumer::SendToDlq(const Record& record, const absl::Status& cause
   return *dlq_result_;
 }
 
-void Consumer::StoreOffset(const Record& record) {
+void Consumer::StoreOffset(const std::string& topic, int32_t partition, int64_t next_offset) {
   PartitionList next;
   // The committed offset names the next record to read.
-  next.items.push_back(
-      RdKafka::TopicPartition::create(record.topic, record.partition, record.offset + 1));
+  next.items.push_back(RdKafka::TopicPartition::create(topic, partition, next_offset));
   const RdKafka::ErrorCode code = consumer_->offsets_store(next.items);
   if (code != RdKafka::ERR_NO_ERROR) {
     // ERR__STATE: the partition was revoked meanwhile; its new owner reads the record
     // again, which the handler's idempotence absorbs.
-    gridloop::log::Debug("kafka offset not stored", {{"topic", record.topic},
-                                                     {"partition", absl::StrCat(record.partition)},
+    gridloop::log::Debug("kafka offset not stored", {{"topic", topic},
+                                                     {"partition", absl::StrCat(partition)},
                                                      {"error", RdKafka::err2str(code)}});
   }
 }

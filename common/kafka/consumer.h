@@ -3,10 +3,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -53,6 +55,15 @@ struct ConsumerOptions {
   // fetch.wait.max.ms: how long a broker may hold an empty fetch. Small, because the mock
   // cluster holds every empty fetch for the whole of it (see common/testing/kafka_cluster.h).
   int fetch_wait_max_ms = 10;
+  // Records handled at once. 1: one at a time on the consuming thread, in partition order.
+  // More: that many worker threads take records by key, one key at a time per worker, so
+  // one key's records (one incident's events) stay in order while different keys are
+  // handled concurrently; a partition's offset is stored only up to its first unfinished
+  // record.
+  int workers = 1;
+  // With workers > 1: how many records may be read ahead of those finished. Reading stops
+  // at this many until workers catch up.
+  int max_in_flight = 1024;
   // Any further librdkafka consumer property; applied last.
   std::map<std::string, std::string> extra;
 };
@@ -60,7 +71,9 @@ struct ConsumerOptions {
 // Decides a record's fate. OK: done, its offset is stored. InvalidArgument or DataLoss:
 // poison, dead-lettered at once. Anything else: retried with backoff up to max_attempts,
 // then dead-lettered. Must be idempotent: a record may be delivered again after a crash
-// or a rebalance. Runs on the consumer's thread, one record at a time.
+// or a rebalance. With ConsumerOptions::workers == 1 it runs on the consumer's thread, one
+// record at a time; with more, it runs on several threads at once (never two records of
+// one key at once) and must be thread-safe.
 using Handler = std::function<absl::Status(const Record&)>;
 
 // An at-least-once consumer. A record's offset is stored only after the handler returned
@@ -68,8 +81,10 @@ using Handler = std::function<absl::Status(const Record&)>;
 // headers plus "error" = the handler's status text, "source.topic", "source.partition",
 // "source.offset"). Stored offsets are committed every second and once more on Stop().
 // A record that cannot be parked in the DLQ is retried until it can, never skipped.
-// Records of one partition are handled in order; a record being retried holds up the
-// partitions behind it (the consumer runs one thread).
+// With one worker, records of one partition are handled in order and a record being retried
+// holds up the partitions behind it. With several, records of one key are handled in order
+// and a record being retried holds up its key and one worker; the other workers go on
+// until max_in_flight records wait behind it.
 //
 // Start() and Stop() are thread-safe; the counters may be read from any thread.
 class Consumer {
@@ -104,12 +119,21 @@ class Consumer {
   Consumer(ConsumerOptions options, Handler handler);
   absl::Status Subscribe();
   void Run();
-  void HandleRecord(const Record& record);
+  // With workers > 1: queues `record` behind its key, waiting while max_in_flight records
+  // are unfinished. False when Stop() interrupted the wait.
+  bool Enqueue(Record record);
+  void Work();
+  // Returns true when the record is finished (handled or dead-lettered), false when Stop()
+  // interrupted it.
+  bool HandleRecord(const Record& record);
   absl::Status CallHandler(const Record& record);
   // Returns false when Stop() interrupted it; the record's offset is then not stored.
   bool ParkInDlq(const Record& record, const absl::Status& cause);
   absl::Status SendToDlq(const Record& record, const absl::Status& cause);
-  void StoreOffset(const Record& record);
+  // Marks `record` finished and stores its partition's offset up to the first unfinished
+  // record.
+  void Finish(const Record& record);
+  void StoreOffset(const std::string& topic, int32_t partition, int64_t next_offset);
   void RefreshLag();
   // Waits `d` or until Stop() was requested; true if it was.
   bool WaitForStop(absl::Duration d);
@@ -132,8 +156,27 @@ class Consumer {
   uint64_t dlq_send_id_ ABSL_GUARDED_BY(signal_mu_) = 0;
   std::optional<absl::Status> dlq_result_ ABSL_GUARDED_BY(signal_mu_);
 
-  // Used only by the consuming thread (and by Close() after it ended). Declared after
-  // signal_mu_: its delivery callbacks touch it, so it must be destroyed first.
+  // With workers > 1: the records waiting per key (a key is present while a worker holds
+  // it or it waits in ready_), the keys no worker holds, and per partition the offsets read
+  // but not yet finished and the offset after the highest finished one.
+  struct PartitionProgress {
+    std::set<int64_t> unfinished;
+    int64_t next = -1;
+    int64_t stored = -1;
+  };
+  absl::Mutex work_mu_;
+  std::map<std::string, std::deque<Record>> by_key_ ABSL_GUARDED_BY(work_mu_);
+  std::deque<std::string> ready_ ABSL_GUARDED_BY(work_mu_);
+  std::map<std::pair<std::string, int32_t>, PartitionProgress> progress_ ABSL_GUARDED_BY(work_mu_);
+  int in_flight_ ABSL_GUARDED_BY(work_mu_) = 0;
+  bool work_stopping_ ABSL_GUARDED_BY(work_mu_) = false;
+  std::vector<std::thread> workers_;  // started and joined under lifecycle_mu_
+
+  // One dead-letter send at a time: the workers share the producer and the result slot.
+  absl::Mutex dlq_mu_;
+  // Used by one thread at a time (under dlq_mu_, or by Close() after the threads ended).
+  // Declared after signal_mu_: its delivery callbacks touch it, so it must be destroyed
+  // first.
   std::unique_ptr<Producer> dlq_;
   absl::Time lag_refreshed_ = absl::InfinitePast();
 

@@ -298,6 +298,91 @@ TEST_F(ConsumerTest, RejectsIncompleteOptions) {
   no_attempts.group_id = "g";
   no_attempts.max_attempts = 0;
   EXPECT_EQ(Consumer::Create(no_attempts, ok).status().code(), absl::StatusCode::kInvalidArgument);
+
+  ConsumerOptions no_workers = no_group;
+  no_workers.group_id = "g";
+  no_workers.workers = 0;
+  EXPECT_EQ(Consumer::Create(no_workers, ok).status().code(), absl::StatusCode::kInvalidArgument);
+  ConsumerOptions no_room = no_workers;
+  no_room.workers = 8;
+  no_room.max_in_flight = 4;
+  EXPECT_EQ(Consumer::Create(no_room, ok).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ConsumerTest, WorkersHandleOtherKeysWhileOneWaitsAndKeepEachKeysOrder) {
+  const std::string topic = NewTopic();
+  // One partition: with a single worker "slow-1" would hold up everything behind it.
+  for (auto [key, value] : std::vector<std::pair<std::string, std::string>>{{"slow", "slow-1"},
+                                                                            {"a", "a-1"},
+                                                                            {"b", "b-1"},
+                                                                            {"slow", "slow-2"},
+                                                                            {"a", "a-2"},
+                                                                            {"b", "b-2"},
+                                                                            {"a", "a-3"}}) {
+    ASSERT_TRUE(producer_->ProduceSync(topic, key, value).ok());
+  }
+  Seen seen;
+  absl::Mutex mu;
+  int others_done = 0;
+  bool others_passed_slow = false;
+  ConsumerOptions options = AssignOptions(topic, "g.workers");
+  options.workers = 8;
+  auto consumer = Started(options, [&](const Record& record) {
+    if (record.value == "slow-1") {
+      // Held until every record of the other keys is finished, which only other workers
+      // can do meanwhile.
+      absl::MutexLock lock(&mu);
+      auto all = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return others_done == 5; };
+      others_passed_slow = mu.AwaitWithTimeout(absl::Condition(&all), kWait);
+    }
+    seen.Add(record.value);
+    if (record.key != "slow") {
+      absl::MutexLock lock(&mu);
+      ++others_done;
+    }
+    return absl::OkStatus();
+  });
+  ASSERT_NE(consumer, nullptr);
+  ASSERT_TRUE(WaitUntil([&] { return consumer->processed() == 7; }));
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_TRUE(others_passed_slow);
+  }
+  std::map<std::string, std::vector<std::string>> by_key;
+  for (const std::string& v : seen.values()) by_key[v.substr(0, v.find('-'))].push_back(v);
+  EXPECT_THAT(by_key["slow"], ElementsAre("slow-1", "slow-2"));
+  EXPECT_THAT(by_key["a"], ElementsAre("a-1", "a-2", "a-3"));
+  EXPECT_THAT(by_key["b"], ElementsAre("b-1", "b-2"));
+  EXPECT_TRUE(WaitUntil([&] { return consumer->lag() == 0; }));
+}
+
+TEST_F(ConsumerTest, WithWorkersTheOffsetStopsAtTheFirstUnfinishedRecord) {
+  const std::string topic = NewTopic();
+  std::vector<std::string> values;
+  values.reserve(10);
+  for (int i = 0; i < 10; ++i) values.push_back(absl::StrCat("v", i));
+  Produce(topic, values);  // keys differ: spread over the workers
+  std::atomic<int> stuck_calls{0};
+  ConsumerOptions options = AssignOptions(topic, "g.workers.offset");
+  options.workers = 4;
+  options.retry_backoff = absl::Seconds(60);  // Stop() cuts it short
+  auto consumer = Started(options, [&](const Record& record) {
+    if (record.value != "v3") return absl::OkStatus();
+    ++stuck_calls;
+    return absl::UnavailableError("not yet");
+  });
+  ASSERT_NE(consumer, nullptr);
+  ASSERT_TRUE(WaitUntil([&] { return consumer->processed() == 9 && stuck_calls >= 1; }));
+  consumer->Stop();  // commits what was stored: everything before v3, nothing after
+
+  Seen again;
+  consumer = Started(AssignOptions(topic, "g.workers.offset"), [&](const Record& record) {
+    again.Add(record.value);
+    return absl::OkStatus();
+  });
+  ASSERT_NE(consumer, nullptr);
+  ASSERT_TRUE(WaitUntil([&] { return consumer->processed() == 7; }));
+  EXPECT_THAT(again.values(), ElementsAre("v3", "v4", "v5", "v6", "v7", "v8", "v9"));
 }
 
 }  // namespace

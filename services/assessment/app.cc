@@ -1,5 +1,6 @@
 #include "services/assessment/app.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -123,6 +124,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
     }
   }
   copts.max_attempts = config.consumer_max_attempts;
+  copts.workers = config.consumer_workers;
+  copts.max_in_flight = std::max(1024, 64 * config.consumer_workers);
+  copts.fetch_wait_max_ms = static_cast<int>(absl::ToInt64Milliseconds(config.kafka_fetch_wait));
   Folder* folder = app->folder_.get();
   const std::string dispatch_topic = config.dispatch_topic;
   ASSIGN_OR_RETURN(app->consumer_,

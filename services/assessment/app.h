@@ -53,7 +53,8 @@ struct AppConfig : config::ProcessSettings, config::ConsumerSettings {
 
   // From flags / GRIDLOOP_* variables: listen, metrics_listen, redis, redis_pool,
   // kafka_brokers, incident_topic, dispatch_topic, scores_topic, consumer_group,
-  // consumer_partitions, consumer_max_attempts, residents_addr, peer_timeout,
+  // consumer_partitions, consumer_max_attempts, consumer_workers, kafka_fetch_wait,
+  // residents_addr, peer_timeout,
   // scoring_file, city_region, score_interval, publish_every, workers, max_queue,
   // drain_timeout, outbox_relay. InvalidArgument names a bad one.
   static absl::StatusOr<AppConfig> FromSettings(const config::Settings& settings);

@@ -1,5 +1,6 @@
 #include "services/dispatch/app.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -24,6 +25,10 @@ absl::StatusOr<AppConfig> AppConfig::FromSettings(const config::Settings& s) {
   ASSIGN_OR_RETURN(c.timer_interval, s.GetDuration("timer_interval", c.timer_interval));
   ASSIGN_OR_RETURN(c.index_refresh, s.GetDuration("index_refresh", c.index_refresh));
   ASSIGN_OR_RETURN(c.relay, s.GetBool("outbox_relay", c.relay));
+  ASSIGN_OR_RETURN(c.kafka_linger, s.GetDuration("kafka_linger", c.kafka_linger));
+  if (c.kafka_linger < absl::ZeroDuration() || c.kafka_linger > absl::Seconds(1)) {
+    return absl::InvalidArgumentError("GRIDLOOP_KAFKA_LINGER: 0..1s");
+  }
   for (auto [d, name] : {std::pair{c.peer_timeout, "GRIDLOOP_PEER_TIMEOUT"},
                          std::pair{c.offer_ttl, "GRIDLOOP_OFFER_TTL"},
                          std::pair{c.timer_interval, "GRIDLOOP_TIMER_INTERVAL"},
@@ -132,6 +137,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
     relay_opts.topic = config.dispatch_topic;
     kafka::ProducerOptions popts;
     popts.brokers = config.kafka_brokers;
+    popts.linger = config.kafka_linger;
     app->relay_ = std::make_unique<outbox::Relay>(
         app->redis_.get(), [popts] { return kafka::Producer::Create(popts); }, relay_opts);
   }
@@ -166,6 +172,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
     for (int32_t p : config.assign_partitions) copts.assign.emplace_back(config.incident_topic, p);
   }
   copts.max_attempts = config.consumer_max_attempts;
+  copts.workers = config.consumer_workers;
+  copts.max_in_flight = std::max(1024, 64 * config.consumer_workers);
+  copts.fetch_wait_max_ms = static_cast<int>(absl::ToInt64Milliseconds(config.kafka_fetch_wait));
   Dispatcher* dispatcher = app->dispatcher_.get();
   ASSIGN_OR_RETURN(app->consumer_,
                    kafka::Consumer::Create(copts, [dispatcher](const kafka::Record& record) {

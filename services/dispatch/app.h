@@ -38,6 +38,9 @@ struct AppConfig : config::ProcessSettings, config::ConsumerSettings {
   AppConfig() {
     listen = "0.0.0.0:50053";
     consumer_group = "gridloop-dispatch";
+    // Dispatching one incident is mostly waiting on residents, incidents and Redis: a
+    // partition's other incidents go on meanwhile.
+    consumer_workers = 8;
   }
   std::string incident_topic = kIncidentEventsTopic;
   std::string dispatch_topic = kDispatchEventsTopic;
@@ -50,12 +53,15 @@ struct AppConfig : config::ProcessSettings, config::ConsumerSettings {
   absl::Duration timer_interval = absl::Milliseconds(500);
   absl::Duration index_refresh = absl::Seconds(1);
   bool relay = true;
+  // The outbox relay's producer linger (see incidents' AppConfig::kafka_linger).
+  absl::Duration kafka_linger = absl::ZeroDuration();
 
   // From flags / GRIDLOOP_* variables: listen, metrics_listen, redis, redis_pool,
   // kafka_brokers, incident_topic, dispatch_topic, consumer_group, consumer_partitions,
-  // consumer_max_attempts, incidents_addr, residents_addr, peer_timeout, skills,
-  // routing_file, offer_ttl, timer_interval, index_refresh, workers, max_queue,
-  // drain_timeout, outbox_relay. InvalidArgument names a bad one.
+  // consumer_max_attempts, consumer_workers, kafka_fetch_wait, kafka_linger, incidents_addr,
+  // residents_addr, peer_timeout, skills, routing_file, offer_ttl, timer_interval,
+  // index_refresh, workers, max_queue, drain_timeout, outbox_relay. InvalidArgument names a bad
+  // one.
   static absl::StatusOr<AppConfig> FromSettings(const config::Settings& settings);
 };
 

@@ -36,7 +36,9 @@ struct AppConfig : config::ProcessSettings {
   int redis_async_connections = 2;  // the asynchronous client's, for reports
   std::string kafka_brokers = "127.0.0.1:9092";
   std::string topic = kIncidentEventsTopic;
-  absl::Duration kafka_linger = absl::Milliseconds(5);
+  // The relay's producer linger. The relay reads a batch from the outbox and produces it at
+  // once, so waiting for more records only delays the ones in hand.
+  absl::Duration kafka_linger = absl::ZeroDuration();
   absl::Duration delivery_timeout = absl::Seconds(30);
   std::string categories_file;  // empty = the built-in taxonomy
   absl::Duration sla_interval = absl::Seconds(1);

@@ -25,8 +25,8 @@ struct HopOptions {
   absl::Duration grace = absl::Seconds(30);
   // About the size of a `reported` incident event.
   int payload_bytes = 700;
-  // The services' producer batching delay (GRIDLOOP_KAFKA_LINGER, 5 ms by default).
-  absl::Duration linger = absl::Milliseconds(5);
+  // The outbox relays' producer batching delay (GRIDLOOP_KAFKA_LINGER, 0 by default).
+  absl::Duration linger = absl::ZeroDuration();
   // The consumer's fetch.wait.max.ms; the services' (ConsumerOptions's) when negative. For
   // diagnosis: the dev broker holds every empty fetch this long, so each hop pays up to it.
   int fetch_wait_ms = -1;

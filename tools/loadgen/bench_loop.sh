@@ -19,7 +19,9 @@
 #
 # Environment: BENCH_PARTITIONS (16), BENCH_DISPATCH_REPLICAS (1; more split the incident
 # topic's partitions between them), BENCH_GRACE (30s), BENCH_LINGER (the producers'
-# linger.ms, for incidents and the hop alike; the services' default when unset),
+# linger.ms, for both relays and the hop alike; the services' default when unset),
+# BENCH_FETCH_WAIT (the consumers' fetch.wait.max.ms, e.g. 1ms, for dispatch, the hop and
+# the loop's reader alike; the services' default when unset),
 # BENCH_INCIDENTS_ENV / BENCH_DISPATCH_ENV (extra VAR=value words for those services),
 # BENCH_ASSESSMENT (0), BENCH_KEEP (a directory to copy the run's logs and counters to).
 # Exit status: that of the loop run (0: nothing failed and every report was assigned).
@@ -32,6 +34,12 @@ PARTITIONS="${BENCH_PARTITIONS:-16}"
 REPLICAS="${BENCH_DISPATCH_REPLICAS:-1}"
 GRACE="${BENCH_GRACE:-30s}"
 LINGER="${BENCH_LINGER:-}"
+FETCH_WAIT="${BENCH_FETCH_WAIT:-}"
+FETCH_WAIT_MS=""
+if [[ -n "$FETCH_WAIT" ]]; then
+  [[ "$FETCH_WAIT" =~ ^([0-9]+)ms$ ]] || { echo "BENCH_FETCH_WAIT: milliseconds, e.g. 1ms" >&2; exit 2; }
+  FETCH_WAIT_MS="${BASH_REMATCH[1]}"
+fi
 read -r -a INCIDENTS_ENV <<<"${BENCH_INCIDENTS_ENV:-}"
 read -r -a DISPATCH_ENV <<<"${BENCH_DISPATCH_ENV:-}"
 # Where `gridctl demo --by_location` reports: a grid of the seed street with a grid worker
@@ -116,6 +124,7 @@ for r in $(seq 1 "$REPLICAS"); do
     GRIDLOOP_METRICS_LISTEN="127.0.0.1:${METRICS_OF[dispatch$r]}" \
     GRIDLOOP_KAFKA_BROKERS="$BROKERS" GRIDLOOP_INCIDENTS_ADDR="127.0.0.1:$INC_PORT" \
     GRIDLOOP_RESIDENTS_ADDR="127.0.0.1:$RES_PORT" GRIDLOOP_LOG_LEVEL=warn "${assigned[@]}" \
+    ${LINGER:+GRIDLOOP_KAFKA_LINGER="$LINGER"} ${FETCH_WAIT:+GRIDLOOP_KAFKA_FETCH_WAIT="$FETCH_WAIT"} \
     "${DISPATCH_ENV[@]}" \
     "$BUILD/services/dispatch/gridloop-dispatch" >"$WORK/dispatch$r.log" 2>&1 &
   PIDS+=($!); PID_OF[dispatch$r]=$!; SERVICE_PIDS=("$!" "${SERVICE_PIDS[@]}")
@@ -140,7 +149,8 @@ grep -m1 'dispatch service' "$WORK/demo.log" >&2 || true
 
 LOADGEN="$BUILD/tools/loadgen/gridloop-loadgen"
 COMMON=(--kafka_brokers="$BROKERS" --partitions="$PARTITIONS" --rate="$RATE"
-        --duration="${RUN_SECONDS}s" --warmup=2s --grace="$GRACE" --json)
+        --duration="${RUN_SECONDS}s" --warmup=2s --grace="$GRACE" --json
+        ${FETCH_WAIT_MS:+--fetch_wait_ms="$FETCH_WAIT_MS"})
 
 say "hop: $RATE records/s for ${RUN_SECONDS}s"
 hop_rc=0
@@ -208,17 +218,19 @@ echo "hop  $(cat "$WORK/hop.json")"
 echo "loop $(cat "$WORK/loop.json")"
 echo
 python3 - "$WORK/hop.json" "$WORK/loop.json" "$CPU" "$REPLICAS" "${LINGER:-default}" "$WORK" \
+  "${FETCH_WAIT:-default}" \
   "$(awk -v t0="$t0" -v t1="$t1" 'BEGIN{print t1 - t0}')" <<'PY'
 import collections, json, re, sys
 hop = json.load(open(sys.argv[1]))
 loop = json.load(open(sys.argv[2]))
-cpu, replicas, linger, work, seconds = sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], float(sys.argv[7])
+cpu, replicas, linger, work = sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+fetch_wait, seconds = sys.argv[7], float(sys.argv[8])
 
 def row(name, d, extra=""):
     print(f"| {name} | {d['n']:,} | {d['p50']:.2f} | {d['p99']:.2f} | {d['p999']:.2f} | {d['max']:.2f} | {extra} |")
 
 print(f"rate {loop['rate']:.0f}/s for {loop['measured_s']:.0f} s; dispatch replicas {replicas}; "
-      f"producer linger {linger}; hop records {hop['payload_bytes']} B, "
+      f"producer linger {linger}; consumer fetch wait {fetch_wait}; hop records {hop['payload_bytes']} B, "
       f"reported events {loop['event_bytes']:.0f} B")
 print()
 print("| from the due time to | n | p50 ms | p99 ms | p99.9 ms | max ms | not arrived |")

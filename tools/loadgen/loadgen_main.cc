@@ -8,10 +8,10 @@
 //   gridloop-loadgen --mode=loop --target=<incidents> --kafka_brokers=<bootstrap>
 //                    [--rate=1000] [--duration=10s] [--warmup=2s] [--grace=30s]
 //                    [--partitions=16] [--category=roof_leak] [--location=lat,lng]
-//                    [--region_code=CODE] [--json]
+//                    [--region_code=CODE] [--fetch_wait_ms=10] [--json]
 //   gridloop-loadgen --mode=hop --kafka_brokers=<bootstrap> [--rate=1000]
 //                    [--duration=10s] [--topic=gridloop.loadgen.hop.v1]
-//                    [--payload_bytes=700] [--kafka_linger=5ms] [--fetch_wait_ms=10] [--json]
+//                    [--payload_bytes=700] [--kafka_linger=0ms] [--fetch_wait_ms=10] [--json]
 //
 // Mode settings: echo takes --payload-bytes (default 64). loop: report -> assigned
 // (tools/loadgen/loop_mode.h); hop: a bare produce -> consume (tools/loadgen/bare_hop.h).

@@ -150,6 +150,9 @@ absl::StatusOr<LoopOptions> LoopOptionsFromSettings(const config::Settings& sett
   if (o.grace <= absl::ZeroDuration() || o.call_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("grace and timeout must be positive");
   }
+  ASSIGN_OR_RETURN(const int64_t fetch_wait, settings.GetInt("fetch_wait_ms", o.fetch_wait_ms));
+  if (fetch_wait > 60'000) return absl::InvalidArgumentError("fetch_wait_ms: at most 60000");
+  o.fetch_wait_ms = static_cast<int>(fetch_wait);
   o.category = settings.Get("category", o.category);
   if (o.category.empty()) return absl::InvalidArgumentError("category: required");
   o.region_code = settings.Get("region_code");
@@ -178,6 +181,7 @@ absl::StatusOr<LoopResult> RunLoop(const LoopOptions& options) {
   // before anything is measured.
   copts.start_offset = -1;
   copts.max_attempts = 1;
+  if (options.fetch_wait_ms >= 0) copts.fetch_wait_max_ms = options.fetch_wait_ms;
   ASSIGN_OR_RETURN(std::unique_ptr<kafka::Consumer> consumer,
                    kafka::Consumer::Create(copts, [state, run](const kafka::Record& r) {
                      Observe(*state, run, r);

@@ -28,6 +28,9 @@ struct LoopOptions {
   // How long after the last report to wait for the last `assigned` event.
   absl::Duration grace = absl::Seconds(30);
   absl::Duration call_timeout = absl::Seconds(5);
+  // The reader's fetch.wait.max.ms; ConsumerOptions's when negative. Set it as the
+  // services' GRIDLOOP_KAFKA_FETCH_WAIT, so the last hop costs what theirs do.
+  int fetch_wait_ms = -1;
   // What is reported, and where: by default a roof leak at the location `gridctl demo
   // --by_location` uses, which the seed street's grid worker on duty is given by dispatch
   // (the residents service finds the grid). With `region_code` set the report names its
@@ -41,8 +44,8 @@ struct LoopOptions {
 };
 
 // --target, --kafka_brokers (GRIDLOOP_KAFKA_BROKERS), --incident_topic, --partitions,
-// --grace, --timeout, --category, --location=lat,lng, --region_code, --person, --role,
-// --region and the OpenLoopOptions settings. InvalidArgument naming the setting.
+// --grace, --timeout, --fetch_wait_ms, --category, --location=lat,lng, --region_code,
+// --person, --role, --region and the OpenLoopOptions settings. InvalidArgument naming the setting.
 absl::StatusOr<LoopOptions> LoopOptionsFromSettings(const config::Settings& settings);
 
 struct LoopResult {
