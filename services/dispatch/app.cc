@@ -24,6 +24,10 @@ absl::StatusOr<AppConfig> AppConfig::FromSettings(const config::Settings& s) {
   ASSIGN_OR_RETURN(c.offer_ttl, s.GetDuration("offer_ttl", c.offer_ttl));
   ASSIGN_OR_RETURN(c.timer_interval, s.GetDuration("timer_interval", c.timer_interval));
   ASSIGN_OR_RETURN(c.index_refresh, s.GetDuration("index_refresh", c.index_refresh));
+  ASSIGN_OR_RETURN(c.staff_cache_ttl, s.GetDuration("staff_cache_ttl", c.staff_cache_ttl));
+  if (c.staff_cache_ttl < absl::ZeroDuration() || c.staff_cache_ttl > absl::Minutes(1)) {
+    return absl::InvalidArgumentError("GRIDLOOP_STAFF_CACHE_TTL: 0..1m");
+  }
   ASSIGN_OR_RETURN(c.relay, s.GetBool("outbox_relay", c.relay));
   ASSIGN_OR_RETURN(c.kafka_linger, s.GetDuration("kafka_linger", c.kafka_linger));
   if (c.kafka_linger < absl::ZeroDuration() || c.kafka_linger > absl::Seconds(1)) {
@@ -150,7 +154,10 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
 
   app->incidents_ =
       std::make_unique<GrpcIncidentCommands>(config.incidents_addr, config.peer_timeout);
-  app->staff_ = std::make_unique<GrpcStaffDirectory>(config.residents_addr, config.peer_timeout);
+  app->residents_ =
+      std::make_unique<GrpcStaffDirectory>(config.residents_addr, config.peer_timeout);
+  app->staff_ =
+      std::make_unique<CachingStaffDirectory>(app->residents_.get(), config.staff_cache_ttl);
   DispatcherOptions dopts;
   dopts.offer_ttl = config.offer_ttl;
   app->dispatcher_ = std::make_unique<Dispatcher>(

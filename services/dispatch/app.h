@@ -25,6 +25,7 @@
 #include "services/dispatch/redis_dispatch_store.h"
 #include "services/dispatch/redis_volunteer_store.h"
 #include "services/dispatch/routing.h"
+#include "services/dispatch/staff_cache.h"
 #include "services/dispatch/volunteers.h"
 
 namespace gridloop::dispatch {
@@ -52,6 +53,9 @@ struct AppConfig : config::ProcessSettings, config::ConsumerSettings {
   absl::Duration offer_ttl = absl::Minutes(10);
   absl::Duration timer_interval = absl::Milliseconds(500);
   absl::Duration index_refresh = absl::Seconds(1);
+  // How long residents' answer to "who is responsible for this grid" is reused; zero asks
+  // for every assignment.
+  absl::Duration staff_cache_ttl = absl::Seconds(1);
   bool relay = true;
   // The outbox relay's producer linger (see incidents' AppConfig::kafka_linger).
   absl::Duration kafka_linger = absl::ZeroDuration();
@@ -60,8 +64,8 @@ struct AppConfig : config::ProcessSettings, config::ConsumerSettings {
   // kafka_brokers, incident_topic, dispatch_topic, consumer_group, consumer_partitions,
   // consumer_max_attempts, consumer_workers, kafka_fetch_wait, kafka_linger, incidents_addr,
   // residents_addr, peer_timeout, skills, routing_file, offer_ttl, timer_interval,
-  // index_refresh, workers, max_queue, drain_timeout, outbox_relay. InvalidArgument names a bad
-  // one.
+  // index_refresh, staff_cache_ttl, workers, max_queue, drain_timeout, outbox_relay.
+  // InvalidArgument names a bad one.
   static absl::StatusOr<AppConfig> FromSettings(const config::Settings& settings);
 };
 
@@ -101,7 +105,8 @@ class App {
   absl::Mutex index_mu_;  // one refresh at a time
   std::string index_cursor_ ABSL_GUARDED_BY(index_mu_);
   std::unique_ptr<GrpcIncidentCommands> incidents_;
-  std::unique_ptr<GrpcStaffDirectory> staff_;
+  std::unique_ptr<GrpcStaffDirectory> residents_;
+  std::unique_ptr<CachingStaffDirectory> staff_;  // over residents_
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<Volunteers> volunteers_;
   std::unique_ptr<server::Executor> executor_;

@@ -8,6 +8,17 @@ gridloop_test(dispatch_rules_test
   DEPS gridloop_dispatch_rules
   LABELS unit)
 
+# Residents' answers about who is responsible, kept briefly (pure).
+gridloop_library(gridloop_dispatch_staff_cache
+  SOURCES staff_cache.cc
+  DEPS gridloop_proto gridloop_clock absl::flat_hash_map absl::strings absl::statusor
+       absl::synchronization absl::time)
+
+gridloop_test(dispatch_staff_cache_test
+  SOURCES staff_cache_test.cc
+  DEPS gridloop_dispatch_staff_cache
+  LABELS unit)
+
 # Incident events -> assignments and offers, over the dispatch store and the peers.
 gridloop_library(gridloop_dispatch_core
   SOURCES dispatcher.cc redis_dispatch_store.cc grpc_peers.cc

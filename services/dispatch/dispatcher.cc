@@ -468,6 +468,14 @@ absl::Status Dispatcher::AssignTo(Plan& plan, v1::AssigneeKind kind, const std::
   *e.mutable_assignee() = assigned->assignee();
   if (kind == v1::ASSIGNEE_KIND_VOLUNTEER) e.set_volunteer_id(id);
   plan.write.events.push_back(std::move(e));
+  // What the `assigned` event coming back would record, recorded now: that event is then
+  // skipped at its first read instead of costing a second pass through Redis.
+  const absl::Time at =
+      assigned->has_assigned_at() ? FromTimestamp(assigned->assigned_at()) : clock_->Now();
+  RETURN_IF_ERROR(volunteers_->AddTask(
+      AssigneeKey(assigned->assignee().kind(), assigned->assignee().id()), job.incident_id(), at));
+  job.set_incident_version(std::max(job.incident_version(), assigned->version()));
+  job.set_incident_status(assigned->status());
   return absl::OkStatus();
 }
 
