@@ -437,7 +437,9 @@ void Consumer::RefreshLag() {
     if (position < 0) position = low >= 0 ? low : high;  // nothing consumed yet
     total += std::max<int64_t>(0, high - position);
   }
-  lag_ = total;
+  // Read ahead but not finished: still behind, though past the position.
+  absl::MutexLock lock(&work_mu_);
+  lag_ = total + in_flight_;
 }
 
 }  // namespace gridloop::kafka

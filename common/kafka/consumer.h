@@ -107,8 +107,9 @@ class Consumer {
   // the consumer cannot be restarted.
   void Stop();
 
-  // Best effort: the sum over assigned partitions of (high watermark - position), as last
-  // seen by the consuming thread (refreshed about every 200 ms).
+  // Best effort: the sum over assigned partitions of (high watermark - position), plus the
+  // records read but not yet finished (workers > 1), as last seen by the consuming thread
+  // (refreshed about every 200 ms).
   int64_t lag() const;
   // Records whose handler returned OK.
   int64_t processed() const;
