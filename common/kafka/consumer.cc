@@ -51,6 +51,16 @@ struct PartitionList {
 
 }  // namespace
 
+ConsumerOptions ConsumerOptionsFrom(const config::ConsumerSettings& settings) {
+  ConsumerOptions o;
+  o.brokers = settings.kafka_brokers;
+  o.group_id = settings.consumer_group;
+  o.max_attempts = settings.consumer_max_attempts;
+  o.workers = settings.consumer_workers;
+  o.fetch_wait_max_ms = static_cast<int>(absl::ToInt64Milliseconds(settings.kafka_fetch_wait));
+  return o;
+}
+
 Consumer::Consumer(ConsumerOptions options, Handler handler)
     : options_(std::move(options)), handler_(std::move(handler)) {}
 

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/config/process_settings.h"
 #include "common/kafka/producer.h"
 #include "common/kafka/record.h"
 
@@ -67,6 +68,10 @@ struct ConsumerOptions {
   // Any further librdkafka consumer property; applied last.
   std::map<std::string, std::string> extra;
 };
+
+// What a service's GRIDLOOP_* consumer settings say: brokers, group, attempts, workers and
+// fetch wait. What to consume (topics or partitions) is the caller's to add.
+ConsumerOptions ConsumerOptionsFrom(const config::ConsumerSettings& settings);
 
 // Decides a record's fate. OK: done, its offset is stored. InvalidArgument or DataLoss:
 // poison, dead-lettered at once. Anything else: retried with backoff up to max_attempts,

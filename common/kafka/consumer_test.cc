@@ -309,6 +309,23 @@ TEST_F(ConsumerTest, RejectsIncompleteOptions) {
   EXPECT_EQ(Consumer::Create(no_room, ok).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(ConsumerOptionsFrom, TakesEveryConsumerSetting) {
+  config::ConsumerSettings s;
+  s.kafka_brokers = "kafka-1:9092,kafka-2:9092";
+  s.consumer_group = "gridloop-dispatch";
+  s.consumer_max_attempts = 7;
+  s.consumer_workers = 12;
+  s.kafka_fetch_wait = absl::Milliseconds(100);
+  const ConsumerOptions o = ConsumerOptionsFrom(s);
+  EXPECT_EQ(o.brokers, "kafka-1:9092,kafka-2:9092");
+  EXPECT_EQ(o.group_id, "gridloop-dispatch");
+  EXPECT_EQ(o.max_attempts, 7);
+  EXPECT_EQ(o.workers, 12);
+  EXPECT_EQ(o.fetch_wait_max_ms, 100);
+  EXPECT_TRUE(o.topics.empty());
+  EXPECT_TRUE(o.assign.empty());
+}
+
 TEST_F(ConsumerTest, WorkersHandleOtherKeysWhileOneWaitsAndKeepEachKeysOrder) {
   const std::string topic = NewTopic();
   // One partition: with a single worker "slow-1" would hold up everything behind it.

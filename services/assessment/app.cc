@@ -1,6 +1,5 @@
 #include "services/assessment/app.h"
 
-#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -112,9 +111,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
                                                 app->rebuilder_.get(), app->executor_.get());
   app->metrics_ = std::make_unique<server::Metrics>();
 
-  kafka::ConsumerOptions copts;
-  copts.brokers = config.kafka_brokers;
-  copts.group_id = config.consumer_group;
+  kafka::ConsumerOptions copts = kafka::ConsumerOptionsFrom(config);
   if (config.assign_partitions.empty()) {
     copts.topics = {config.incident_topic, config.dispatch_topic};
   } else {
@@ -123,10 +120,6 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
       copts.assign.emplace_back(config.dispatch_topic, p);
     }
   }
-  copts.max_attempts = config.consumer_max_attempts;
-  copts.workers = config.consumer_workers;
-  copts.max_in_flight = std::max(1024, 64 * config.consumer_workers);
-  copts.fetch_wait_max_ms = static_cast<int>(absl::ToInt64Milliseconds(config.kafka_fetch_wait));
   Folder* folder = app->folder_.get();
   const std::string dispatch_topic = config.dispatch_topic;
   ASSIGN_OR_RETURN(app->consumer_,

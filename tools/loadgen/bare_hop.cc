@@ -136,8 +136,7 @@ std::string FormatHopTable(const HopOptions& options, const HopResult& result) {
   for (const auto& [code, count] : result.failures) {
     absl::StrAppendFormat(&out, "  %-20s %d\n", code, count);
   }
-  absl::StrAppendFormat(&out, "from each record's due time (ms)   %9s %9s %9s %9s %8s\n", "p50",
-                        "p99", "p99.9", "max", "n");
+  AppendHeading(&out, "from each record's due time (ms)");
   AppendRow(&out, "Produce() called", result.sender_lag);
   AppendRow(&out, "delivery report", result.acked_after);
   AppendRow(&out, "read by the consumer", result.latency);

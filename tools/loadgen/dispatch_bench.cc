@@ -193,11 +193,9 @@ double Percentile(std::vector<double> v, double q) {
 // What dispatch::App gives its consumer with `dc`, for `partitions` partitions of `topic`.
 kafka::ConsumerOptions ConsumerOptionsLike(const dispatch::AppConfig& dc, const std::string& topic,
                                            int partitions, const std::string& group) {
-  kafka::ConsumerOptions o;
-  o.brokers = dc.kafka_brokers;
+  kafka::ConsumerOptions o = kafka::ConsumerOptionsFrom(dc);
   o.group_id = group;
   for (int32_t p = 0; p < partitions; ++p) o.assign.emplace_back(topic, p);
-  o.max_attempts = dc.consumer_max_attempts;
   return o;
 }
 

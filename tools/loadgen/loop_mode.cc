@@ -283,14 +283,12 @@ std::string FormatLoopTable(const LoopOptions& options, const LoopResult& result
   absl::StrAppendFormat(&out, "%-12s %d (after a %.0f s grace)\n", "unassigned", result.unassigned,
                         absl::ToDoubleSeconds(options.grace));
   absl::StrAppendFormat(&out, "%-12s %.0f bytes\n", "event size", result.event_bytes);
-  absl::StrAppendFormat(&out, "from each report's due time (ms)   %9s %9s %9s %9s %8s\n", "p50",
-                        "p99", "p99.9", "max", "n");
+  AppendHeading(&out, "from each report's due time (ms)");
   AppendRow(&out, "call started (sender lag)", result.sender_lag);
   AppendRow(&out, "ReportIncident answered", result.call);
   AppendRow(&out, "reported event read", result.to_reported);
   AppendRow(&out, "assigned event read", result.to_assigned);
-  absl::StrAppendFormat(&out, "where the time goes (ms)           %9s %9s %9s %9s %8s\n", "p50",
-                        "p99", "p99.9", "max", "n");
+  AppendHeading(&out, "where the time goes (ms)");
   AppendRow(&out, "reported_at -> relay produce", result.relay_reported);
   AppendRow(&out, "produce -> read (hop 1)", result.hop_reported);
   AppendRow(&out, "produce -> assigned_at (dispatch)", result.dispatch);

@@ -231,6 +231,11 @@ void AppendRow(std::string* out, absl::string_view name, const Distribution& d) 
                         d.Ms(0.999), d.MaxMs(), d.count());
 }
 
+void AppendHeading(std::string* out, absl::string_view title) {
+  absl::StrAppendFormat(out, "%-36s %9s %9s %9s %9s %8s\n", title, "p50", "p99", "p99.9", "max",
+                        "n");
+}
+
 std::string FailuresJson(const std::map<std::string, int64_t>& failures) {
   std::string out;
   for (const auto& [code, count] : failures) {

@@ -127,6 +127,8 @@ struct OpenLoopOptions {
 std::string JsonOf(const Distribution& d);
 // For the modes' tables: one row "  <name> p50 p99 p99.9 max n" in ms.
 void AppendRow(std::string* out, absl::string_view name, const Distribution& d);
+// The heading above such rows: `title` and the column names, aligned with them.
+void AppendHeading(std::string* out, absl::string_view title);
 std::string FailuresJson(const std::map<std::string, int64_t>& failures);
 
 absl::StatusOr<OpenLoopOptions> OpenLoopOptionsFromSettings(const config::Settings& settings);
