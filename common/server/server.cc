@@ -79,6 +79,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options,
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
+  // A second server on a port already served must fail to start, not silently take half
+  // of the first one's calls (gRPC sets SO_REUSEPORT unless told otherwise).
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   for (grpc::Service* service : services) builder.RegisterService(service);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   builder.SetMaxSendMessageSize(options.max_send_message_bytes);

@@ -503,5 +503,15 @@ TEST_F(ServerTest, StartFailsOnAnAddressItCannotBind) {
   EXPECT_EQ(server.status().code(), absl::StatusCode::kUnavailable) << server.status();
 }
 
+TEST_F(ServerTest, StartFailsOnAPortAnotherServerServes) {
+  StartServer(Options());
+  ServerOptions options = Options();
+  options.listen = absl::StrCat("127.0.0.1:", server_->port());
+  absl::StatusOr<std::unique_ptr<Server>> second = Server::Start(options, {&service_}, nullptr);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable) << second.status();
+  // The first server still answers every call.
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(Echo("still here").ok());
+}
+
 }  // namespace
 }  // namespace gridloop::server

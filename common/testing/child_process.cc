@@ -13,15 +13,63 @@
 #include <csignal>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <sstream>
+#include <utility>
+#include <vector>
 
+#include "absl/base/const_init.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 
 namespace gridloop::testing {
 namespace {
 
 constexpr absl::Duration kPollInterval = absl::Milliseconds(10);
+
+// Ports below this are left to the system's own services.
+constexpr int kLowestPickedPort = 10000;
+constexpr int kHighestPort = 65535;
+constexpr int kMinRangeWidth = 1000;
+constexpr int kRandomPortAttempts = 100;
+
+// The range the kernel takes local ports of outgoing connections (and of bind to port 0)
+// from: /proc/sys/net/ipv4/ip_local_port_range, or Linux's default when unreadable.
+std::pair<int, int> EphemeralPortRange() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 0;
+  int high = 0;
+  if (in >> low >> high && low > 0 && high >= low && high <= kHighestPort) return {low, high};
+  return {32768, 60999};
+}
+
+// Binds a loopback socket to `port` (0: any) and returns the port bound, or 0.
+int BindLoopback(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  socklen_t len = sizeof(addr);
+  int bound = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    bound = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return bound;
+}
+
+bool PortIsFree(int port) { return BindLoopback(port) == port; }
+
+absl::StatusOr<int> BindAnyPort() {
+  const int port = BindLoopback(0);
+  if (port == 0)
+    return absl::InternalError(absl::StrCat("bind 127.0.0.1:0: ", std::strerror(errno)));
+  return port;
+}
 
 }  // namespace
 
@@ -135,21 +183,31 @@ int TerminateAndReap(pid_t pid, absl::Duration grace) {
 }
 
 absl::StatusOr<int> PickFreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    const int err = errno;
-    close(fd);
-    return absl::InternalError(absl::StrCat("bind 127.0.0.1:0: ", std::strerror(err)));
+  const std::pair<int, int> ephemeral = EphemeralPortRange();
+  std::vector<std::pair<int, int>> ranges;
+  if (ephemeral.first - kLowestPickedPort >= kMinRangeWidth) {
+    ranges.emplace_back(kLowestPickedPort, ephemeral.first - 1);
   }
-  close(fd);
-  return ntohs(addr.sin_port);
+  if (kHighestPort - ephemeral.second >= kMinRangeWidth) {
+    ranges.emplace_back(ephemeral.second + 1, kHighestPort);
+  }
+  if (!ranges.empty()) {
+    static absl::Mutex mu(absl::kConstInit);
+    static std::mt19937* random = nullptr;
+    absl::MutexLock lock(&mu);
+    if (random == nullptr) {
+      std::random_device device;
+      random = new std::mt19937(device() ^ static_cast<unsigned>(getpid()));
+    }
+    for (int attempt = 0; attempt < kRandomPortAttempts; ++attempt) {
+      const auto& [low, high] = ranges[(*random)() % ranges.size()];
+      const int port = low + static_cast<int>((*random)() % (high - low + 1));
+      if (PortIsFree(port)) return port;
+    }
+  }
+  // No room outside the ephemeral range: the kernel's choice, which an outgoing
+  // connection may take again before the caller binds it.
+  return BindAnyPort();
 }
 
 void IgnoreSigpipe() {

@@ -40,8 +40,11 @@ void KillAndReap(pid_t pid);
 // status of the exit.
 int TerminateAndReap(pid_t pid, absl::Duration grace);
 
-// A port the kernel just handed out on loopback. Another process could take it before
-// the caller binds it; callers that can tell (a server that quits with EADDRINUSE) retry.
+// A loopback port that was free a moment ago, chosen at random outside the kernel's
+// ephemeral range: the local end of an outgoing connection (a test's own client, a peer's
+// reconnect) cannot take it before the caller binds it, and a restarted server can have
+// it back. Another test picking at the same moment still could; callers that can tell (a
+// server that quits with EADDRINUSE) retry.
 absl::StatusOr<int> PickFreePort();
 
 // Ignores SIGPIPE in this process if nobody chose a handler: writing to a peer that was

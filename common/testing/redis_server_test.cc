@@ -1,11 +1,14 @@
 #include "common/testing/redis_server.h"
 
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "common/redis/redis_client.h"
+#include "common/testing/child_process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -21,6 +24,27 @@ std::unique_ptr<redis::Client> ClientFor(const RedisServer& server) {
   absl::StatusOr<std::unique_ptr<redis::Client>> client = redis::Connect(options);
   EXPECT_TRUE(client.ok()) << client.status();
   return client.ok() ? *std::move(client) : nullptr;
+}
+
+TEST(PickFreePort, PicksBindablePortsOutsideTheEphemeralRange) {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 0;
+  int high = 0;
+  ASSERT_TRUE(in >> low >> high);
+  std::set<int> seen;
+  for (int i = 0; i < 50; ++i) {
+    absl::StatusOr<int> port = PickFreePort();
+    ASSERT_TRUE(port.ok()) << port.status();
+    seen.insert(*port);
+    // Outgoing connections take their local ports from [low, high]; with room outside it,
+    // none of them can hold a picked port.
+    if (low - 10000 >= 1000 || 65535 - high >= 1000) {
+      EXPECT_TRUE(*port < low || *port > high) << *port << " in " << low << "-" << high;
+    }
+    EXPECT_GE(*port, 1024);
+  }
+  // Random, so that tests picking at once rarely meet.
+  EXPECT_GT(seen.size(), 40U);
 }
 
 TEST(RedisServer, TwoServersGetTheirOwnPortAndDirectoryAndLeaveNothingBehind) {

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -35,6 +36,8 @@ constexpr const char* kTopics[] = {
 // outlives it.
 constexpr char kPiiKeys[] = "e2e1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 constexpr char kPiiIndexKey[] = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+
+constexpr int kMaxPortAttempts = 5;
 
 // Where CMake put the binaries this test depends on.
 std::string BinaryOf(Service service) {
@@ -116,19 +119,11 @@ absl::StatusOr<std::unique_ptr<ProcessStack>> ProcessStack::Start(StackOptions o
   }
 
   for (Service service : kAllServices) {
-    Process& p = stack->process(service);
-    p.binary = BinaryOf(service);
-    absl::StatusOr<int> port = testing::PickFreePort();
-    if (!port.ok()) return port.status();
-    p.port = *port;
-    absl::StatusOr<int> metrics = testing::PickFreePort();
-    if (!metrics.ok()) return metrics.status();
-    p.metrics_port = *metrics;
-    stack->channels_[static_cast<int>(service)] =
-        grpc::CreateChannel(stack->address(service), grpc::InsecureChannelCredentials());
+    stack->process(service).binary = BinaryOf(service);
+    if (absl::Status s = stack->PickPorts(service); !s.ok()) return s;
   }
 
-  if (absl::Status s = stack->Launch(Service::kResidents); !s.ok()) return s;
+  if (absl::Status s = stack->FirstLaunch(Service::kResidents); !s.ok()) return s;
   if (stack->options_.seed) {
     auto stub = v1::ResidentService::NewStub(stack->channel(Service::kResidents));
     if (absl::Status s = stack->options_.seed(*stub); !s.ok()) {
@@ -136,7 +131,7 @@ absl::StatusOr<std::unique_ptr<ProcessStack>> ProcessStack::Start(StackOptions o
     }
   }
   for (Service service : {Service::kIncidents, Service::kDispatch, Service::kAssessment}) {
-    if (absl::Status s = stack->Launch(service); !s.ok()) return s;
+    if (absl::Status s = stack->FirstLaunch(service); !s.ok()) return s;
   }
   return stack;
 }
@@ -228,6 +223,32 @@ std::vector<std::string> ProcessStack::Environment(Service service) const {
   out.reserve(env.size());
   for (const auto& [name, value] : env) out.push_back(absl::StrCat(name, "=", value));
   return out;
+}
+
+absl::Status ProcessStack::PickPorts(Service service) {
+  Process& p = process(service);
+  absl::StatusOr<int> port = testing::PickFreePort();
+  if (!port.ok()) return port.status();
+  absl::StatusOr<int> metrics = testing::PickFreePort();
+  if (!metrics.ok()) return metrics.status();
+  p.port = *port;
+  p.metrics_port = *metrics;
+  channels_[static_cast<int>(service)] =
+      grpc::CreateChannel(address(service), grpc::InsecureChannelCredentials());
+  return absl::OkStatus();
+}
+
+absl::Status ProcessStack::FirstLaunch(Service service) {
+  absl::Status launched;
+  for (int attempt = 0; attempt < kMaxPortAttempts; ++attempt) {
+    launched = Launch(service);
+    // A port picked a moment ago may have been taken since by a process outside this
+    // stack; nobody has been given this service's ports yet (peers launch after it), so
+    // it can move to others.
+    if (launched.ok() || !absl::StrContains(launched.message(), "cannot serve")) break;
+    if (absl::Status s = PickPorts(service); !s.ok()) return s;
+  }
+  return launched;
 }
 
 absl::Status ProcessStack::Launch(Service service) {

@@ -108,6 +108,10 @@ class ProcessStack {
 
   explicit ProcessStack(StackOptions options) : options_(std::move(options)) {}
   std::vector<std::string> Environment(Service service) const;
+  // New gRPC and metrics ports for the service, and a channel to the new one.
+  absl::Status PickPorts(Service service);
+  // Launch, moving to other ports when one picked was taken meanwhile.
+  absl::Status FirstLaunch(Service service);
   absl::Status WaitUntilServing(Service service);
   Process& process(Service service) { return processes_[static_cast<int>(service)]; }
   const Process& process(Service service) const { return processes_[static_cast<int>(service)]; }
