@@ -269,6 +269,16 @@ print(f"| (relay passes: gap between them; {loop['relay_passes']:,} passes, "
       f"{loop['records_per_pass']:.1f} records each) | {loop['segments_ms']['relay_gap']['p50']:.2f} | "
       f"{loop['segments_ms']['relay_gap']['p99']:.2f} | {loop['segments_ms']['relay_gap']['p999']:.2f} |")
 print()
+timeline = loop["timeline"]
+print(f"| reports due from (s; {timeline['window_s']:.0f} s each) | n | assigned p50 | assigned p99 | "
+      "relay 1 p99 | hop 1 p99 | dispatch p99 | relay 2 p99 | hop 2 p99 |")
+print("|---|---|---|---|---|---|---|---|---|")
+for w in timeline["windows"]:
+    cells = [w["assigned"]["p50"], w["assigned"]["p99"]] + [
+        w[k]["p99"] for k in ("relay_reported", "hop_reported", "dispatch", "relay_assigned",
+                              "hop_assigned")]
+    print(f"| {w['from_s']:.0f} | {w['assigned']['n']:,} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
+print()
 
 def rpcs(path):
     out = collections.defaultdict(lambda: [0.0, 0.0])

@@ -192,6 +192,30 @@ TEST(Ledger, MeasuresFromTheDueTimeAndKeepsTheFirstSighting) {
   EXPECT_EQ(ledger.Values(0), (std::vector<int64_t>{2'000'000, 3'000'000}));
 }
 
+TEST(Ledger, SplitsDurationsByWhenTheItemsWereDue) {
+  Ledger ledger(2);
+  ledger.Add(0, /*measured=*/false);  // warm-up: neither windowed nor the origin
+  // Due at 10, 11, 12.5, 13 and 15.2 ms; each takes 1 ms more than the one before.
+  const int64_t due_ms[] = {10, 11, 12, 13, 15};
+  for (int i = 0; i < 5; ++i) {
+    const int64_t due = due_ms[i] * 1'000'000 + (i == 2 ? 500'000 : 0) + (i == 4 ? 200'000 : 0);
+    const int64_t seq = ledger.Add(due, /*measured=*/true);
+    if (i != 3) ledger.Mark(seq, 1, due + (i + 1) * 1'000'000);
+    if (i == 3) ledger.Fail(seq, "UNAVAILABLE");
+  }
+  // Windows of 2 ms from the first measured item's due time (10 ms).
+  std::vector<Distribution> windows = ledger.BetweenByDue(0, 1, absl::Milliseconds(2));
+  ASSERT_EQ(windows.size(), 3U);
+  EXPECT_EQ(windows[0].count(), 2U);  // due at 10 and 11 ms
+  EXPECT_DOUBLE_EQ(windows[0].Ms(1.0), 2.0);
+  EXPECT_EQ(windows[1].count(), 1U);  // 12.5 ms; the failed 13 ms item is left out
+  EXPECT_DOUBLE_EQ(windows[1].Ms(1.0), 3.0);
+  EXPECT_EQ(windows[2].count(), 1U);  // 15.2 ms
+  EXPECT_DOUBLE_EQ(windows[2].Ms(1.0), 5.0);
+  EXPECT_TRUE(ledger.BetweenByDue(0, 1, absl::ZeroDuration()).empty());
+  EXPECT_TRUE(ledger.BetweenByDue(0, 7, absl::Milliseconds(2)).empty());
+}
+
 TEST(OpenLoop, SendsOnScheduleOnceThePathIsLive) {
   Ledger ledger(2);
   OpenLoopOptions options;

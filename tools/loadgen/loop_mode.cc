@@ -127,6 +127,26 @@ void CountRelayPasses(const Ledger& ledger, LoopResult& result) {
   result.relay_gap = Distribution(std::move(gaps));
 }
 
+// "timeline":{"window_s":W,"windows":[{"from_s":..,"assigned":{..},"relay_reported":{..},
+// ...}]}
+std::string TimelineJson(const LoopResult& result) {
+  std::string out = absl::StrFormat(R"("timeline":{"window_s":%.0f,"windows":[)",
+                                    absl::ToDoubleSeconds(result.timeline_window));
+  for (size_t w = 0; w < result.timeline.size(); ++w) {
+    const LoopResult::Window& window = result.timeline[w];
+    absl::StrAppend(
+        &out, w == 0 ? "" : ",", "{",
+        absl::StrFormat(R"("from_s":%.0f)",
+                        absl::ToDoubleSeconds(result.timeline_window) * static_cast<double>(w)),
+        R"(,"assigned":)", JsonOf(window.to_assigned), R"(,"relay_reported":)",
+        JsonOf(window.relay_reported), R"(,"hop_reported":)", JsonOf(window.hop_reported),
+        R"(,"dispatch":)", JsonOf(window.dispatch), R"(,"relay_assigned":)",
+        JsonOf(window.relay_assigned), R"(,"hop_assigned":)", JsonOf(window.hop_assigned), "}");
+  }
+  absl::StrAppend(&out, "]}");
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<LoopOptions> LoopOptionsFromSettings(const config::Settings& settings) {
@@ -260,6 +280,29 @@ absl::StatusOr<LoopResult> RunLoop(const LoopOptions& options) {
   result.relay_assigned = ledger.Between(kAssignedAt, kAssignedProduced);
   result.hop_assigned = ledger.Between(kAssignedProduced, kAssignedSeenWall);
   CountRelayPasses(ledger, result);
+  // About ten windows, in whole seconds.
+  result.timeline_window =
+      std::max(absl::Seconds(1), absl::Seconds(absl::ToInt64Seconds(options.load.duration / 10)));
+  const auto by_due = [&](int from, int to) {
+    return ledger.BetweenByDue(from, to, result.timeline_window);
+  };
+  const std::vector<Distribution> to_assigned = by_due(kDue, kAssignedSeen);
+  const std::vector<Distribution> relay_reported = by_due(kReportedAt, kReportedProduced);
+  const std::vector<Distribution> dispatch = by_due(kReportedProduced, kAssignedAt);
+  const std::vector<Distribution> relay_assigned = by_due(kAssignedAt, kAssignedProduced);
+  const std::vector<Distribution> hop_reported = by_due(kReportedProduced, kReportedSeenWall);
+  const std::vector<Distribution> hop_assigned = by_due(kAssignedProduced, kAssignedSeenWall);
+  result.timeline.resize(to_assigned.size());
+  for (size_t w = 0; w < to_assigned.size(); ++w) {
+    LoopResult::Window& window = result.timeline[w];
+    window.to_assigned = to_assigned[w];
+    // Every list has a window for every due window (items are windowed alike).
+    window.relay_reported = relay_reported[w];
+    window.dispatch = dispatch[w];
+    window.relay_assigned = relay_assigned[w];
+    window.hop_reported = hop_reported[w];
+    window.hop_assigned = hop_assigned[w];
+  }
   if (const int64_t n = state->events_sized.load(); n > 0) {
     result.event_bytes = static_cast<double>(state->event_bytes.load()) / static_cast<double>(n);
   }
@@ -297,6 +340,19 @@ std::string FormatLoopTable(const LoopOptions& options, const LoopResult& result
   AppendRow(&out, "gap between relay passes", result.relay_gap);
   absl::StrAppendFormat(&out, "%-12s %d passes carried this run's events, %.1f records each\n",
                         "relay", result.relay_passes, result.records_per_pass);
+  absl::StrAppendFormat(&out, "timeline (p99 ms of reports due in each %s window)\n",
+                        absl::FormatDuration(result.timeline_window));
+  absl::StrAppendFormat(&out, "  %8s %8s %9s %9s %9s %9s %9s %9s\n", "from s", "n", "assigned",
+                        "relay 1", "hop 1", "dispatch", "relay 2", "hop 2");
+  for (size_t w = 0; w < result.timeline.size(); ++w) {
+    const LoopResult::Window& window = result.timeline[w];
+    absl::StrAppendFormat(&out, "  %8.0f %8d %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f\n",
+                          absl::ToDoubleSeconds(result.timeline_window) * static_cast<double>(w),
+                          window.to_assigned.count(), window.to_assigned.Ms(0.99),
+                          window.relay_reported.Ms(0.99), window.hop_reported.Ms(0.99),
+                          window.dispatch.Ms(0.99), window.relay_assigned.Ms(0.99),
+                          window.hop_assigned.Ms(0.99));
+  }
   return out;
 }
 
@@ -317,8 +373,9 @@ std::string FormatLoopJson(const LoopOptions& options, const LoopResult& result)
       R"(,"dispatch":)", JsonOf(result.dispatch), R"(,"relay_assigned":)",
       JsonOf(result.relay_assigned), R"(,"hop_assigned":)", JsonOf(result.hop_assigned),
       R"(,"relay_gap":)", JsonOf(result.relay_gap), "},",
-      absl::StrFormat(R"("relay_passes":%d,"records_per_pass":%.2f})", result.relay_passes,
-                      result.records_per_pass));
+      absl::StrFormat(R"("relay_passes":%d,"records_per_pass":%.2f,)", result.relay_passes,
+                      result.records_per_pass),
+      TimelineJson(result), "}");
 }
 
 }  // namespace gridloop::loadgen

@@ -79,6 +79,19 @@ struct LoopResult {
   double records_per_pass = 0;
   Distribution relay_gap;
   double event_bytes = 0;  // mean size of the `reported` events read
+  // The run in windows of `timeline_window` by due time: whether report -> assigned grows
+  // through the run (a stage slower than the rate: a queue) or jumps now and then (stalls),
+  // and which stage does it.
+  struct Window {
+    Distribution to_assigned;
+    Distribution relay_reported;
+    Distribution dispatch;
+    Distribution relay_assigned;
+    Distribution hop_reported;
+    Distribution hop_assigned;
+  };
+  absl::Duration timeline_window;
+  std::vector<Window> timeline;
 
   bool ok() const { return failed == 0 && unassigned == 0; }
 };

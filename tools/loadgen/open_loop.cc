@@ -109,6 +109,29 @@ Distribution Ledger::Between(int from, int to) const {
   return Distribution(std::move(ns));
 }
 
+std::vector<Distribution> Ledger::BetweenByDue(int from, int to, absl::Duration window) const {
+  std::vector<std::vector<int64_t>> windows;
+  const int64_t window_ns = absl::ToInt64Nanoseconds(window);
+  absl::MutexLock lock(&mu_);
+  if (from < 0 || to < 0 || from >= milestones_ || to >= milestones_ || window_ns <= 0) return {};
+  int64_t first_due = kUnset;
+  for (size_t seq = 0; seq < items_.size(); ++seq) {
+    if (!items_[seq].measured) continue;
+    const int64_t due = At(static_cast<int64_t>(seq), 0);
+    if (first_due == kUnset) first_due = due;
+    const auto w = static_cast<size_t>(std::max<int64_t>(0, due - first_due) / window_ns);
+    if (windows.size() <= w) windows.resize(w + 1);
+    if (items_[seq].failed) continue;
+    const int64_t a = At(static_cast<int64_t>(seq), from);
+    const int64_t b = At(static_cast<int64_t>(seq), to);
+    if (a != kUnset && b != kUnset) windows[w].push_back(b - a);
+  }
+  std::vector<Distribution> out;
+  out.reserve(windows.size());
+  for (std::vector<int64_t>& ns : windows) out.emplace_back(std::move(ns));
+  return out;
+}
+
 std::vector<int64_t> Ledger::Values(int milestone) const {
   std::vector<int64_t> out;
   absl::MutexLock lock(&mu_);

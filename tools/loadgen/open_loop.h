@@ -80,6 +80,11 @@ class Ledger {
   // both.
   Distribution Between(int from, int to) const;
 
+  // Between(from, to), split by when the items were due: element i holds the measured
+  // items due within [i * window, (i + 1) * window) after the first measured one. Shows
+  // whether a latency is a queue that grows through the run or a few stalls.
+  std::vector<Distribution> BetweenByDue(int from, int to, absl::Duration window) const;
+
   // Milestone `milestone` of every measured, unfailed item that reached it, in item order.
   std::vector<int64_t> Values(int milestone) const;
 
