@@ -128,7 +128,12 @@ Metrics::Metrics()
       consumer_lag_(&prometheus::BuildGauge()
                          .Name("gridloop_consumer_lag")
                          .Help("Records behind the end of the consumed partitions.")
-                         .Register(*registry_)) {}
+                         .Register(*registry_)),
+      consumer_dead_lettered_(
+          &prometheus::BuildCounter()
+               .Name("gridloop_consumer_dead_lettered_total")
+               .Help("Records a consumer could not handle and parked in its dead-letter topic.")
+               .Register(*registry_)) {}
 
 Metrics::~Metrics() {
   absl::MutexLock lock(&mu_);
@@ -198,6 +203,17 @@ void Metrics::RecordRpc(absl::string_view full_method, grpc::StatusCode code,
 
 prometheus::Gauge& Metrics::consumer_lag(absl::string_view consumer) {
   return consumer_lag_->Add({{"consumer", std::string(consumer)}});
+}
+
+void Metrics::ObserveConsumer(absl::string_view consumer, int64_t lag, int64_t dead_lettered) {
+  const std::string name(consumer);
+  consumer_lag_->Add({{"consumer", name}}).Set(static_cast<double>(lag));
+  prometheus::Counter& counter = consumer_dead_lettered_->Add({{"consumer", name}});
+  absl::MutexLock lock(&mu_);
+  int64_t& seen = dead_lettered_seen_[name];
+  if (dead_lettered < seen) seen = 0;
+  if (dead_lettered > seen) counter.Increment(static_cast<double>(dead_lettered - seen));
+  seen = dead_lettered;
 }
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>

@@ -54,6 +54,12 @@ class Metrics {
   prometheus::Gauge& outbox_lag() { return *outbox_lag_; }
   // gridloop_consumer_lag{consumer}: records behind the partition end, per consumer.
   prometheus::Gauge& consumer_lag(absl::string_view consumer);
+  // A consumer's state on a service's tick: sets its lag gauge, and moves
+  // gridloop_consumer_dead_lettered_total{consumer} on to `dead_lettered`, the consumer's
+  // own count of records parked in its DLQ since it was created. A count lower than the
+  // last one seen (a consumer created anew) counts from zero again, as a counter's
+  // reset does.
+  void ObserveConsumer(absl::string_view consumer, int64_t lag, int64_t dead_lettered);
 
   // A server interceptor factory recording every call's count, code and latency here.
   std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> NewInterceptorFactory();
@@ -82,9 +88,12 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>* rpc_duration_;
   prometheus::Gauge* outbox_lag_;
   prometheus::Family<prometheus::Gauge>* consumer_lag_;
+  prometheus::Family<prometheus::Counter>* consumer_dead_lettered_;
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<MethodSeries>> methods_ ABSL_GUARDED_BY(mu_);
+  // Per consumer: the dead-lettered count the counter stands at.
+  absl::flat_hash_map<std::string, int64_t> dead_lettered_seen_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<prometheus::Exposer> exposer_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -1,13 +1,9 @@
 #include "common/server/server.h"
 
-#include <arpa/inet.h>
 #include <google/protobuf/unknown_field_set.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
-#include <netinet/in.h>
 #include <prometheus/metric_family.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <map>
 #include <memory>
@@ -24,6 +20,7 @@
 #include "common/identity/identity.h"
 #include "common/server/executor.h"
 #include "common/server/metrics.h"
+#include "common/testing/child_process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/loadgen/echo.grpc.pb.h"
@@ -407,25 +404,6 @@ double SampleOf(prometheus::Registry& registry, const std::string& family,
   return 0;
 }
 
-std::string HttpGet(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string body;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    std::string request = absl::StrCat("GET ", path, " HTTP/1.0\r\n\r\n");
-    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
-      char buf[4096];
-      ssize_t n;
-      while ((n = read(fd, buf, sizeof(buf))) > 0) body.append(buf, static_cast<size_t>(n));
-    }
-  }
-  close(fd);
-  return body;
-}
-
 TEST_F(ServerTest, CountsCallsByMethodAndCodeAndServesThem) {
   ServerOptions options = Options();
   options.metrics_listen = "127.0.0.1:0";
@@ -465,13 +443,40 @@ TEST_F(ServerTest, CountsCallsByMethodAndCodeAndServesThem) {
   metrics_.outbox_lag().Set(7);
   metrics_.consumer_lag("dispatch").Set(3);
   ASSERT_NE(metrics_.exposed_port(), 0);
-  std::string page = HttpGet(metrics_.exposed_port(), "/metrics");
+  std::string page = gridloop::testing::HttpGet(metrics_.exposed_port(), "/metrics");
   EXPECT_TRUE(
       absl::StrContains(page, absl::StrCat(R"(gridloop_rpc_total{code="NOT_FOUND",)",
                                            R"(method="Echo",service=")", kEchoService, R"("} 2)")))
       << page;
   EXPECT_TRUE(absl::StrContains(page, "gridloop_outbox_lag 7")) << page;
   EXPECT_TRUE(absl::StrContains(page, R"(gridloop_consumer_lag{consumer="dispatch"} 3)")) << page;
+}
+
+TEST_F(ServerTest, ConsumerStateBecomesLagGaugeAndDeadLetterCounter) {
+  const std::map<std::string, std::string> dispatch = {{"consumer", "dispatch"}};
+  const auto dead_lettered = [&] {
+    return SampleOf(metrics_.registry(), "gridloop_consumer_dead_lettered_total", dispatch, false);
+  };
+  metrics_.ObserveConsumer("dispatch", 12, 0);
+  EXPECT_EQ(dead_lettered(), 0);
+  metrics_.ObserveConsumer("dispatch", 4, 3);
+  metrics_.ObserveConsumer("dispatch", 2, 3);  // the same count again adds nothing
+  EXPECT_EQ(dead_lettered(), 3);
+  // A consumer created anew counts from zero: the counter goes on from where it stood.
+  metrics_.ObserveConsumer("dispatch", 0, 1);
+  EXPECT_EQ(dead_lettered(), 4);
+  metrics_.ObserveConsumer("assessment", 0, 2);
+  EXPECT_EQ(dead_lettered(), 4);
+  EXPECT_EQ(SampleOf(metrics_.registry(), "gridloop_consumer_dead_lettered_total",
+                     {{"consumer", "assessment"}}, false),
+            2);
+
+  ASSERT_TRUE(metrics_.Expose("127.0.0.1:0").ok());
+  std::string page = gridloop::testing::HttpGet(metrics_.exposed_port(), "/metrics");
+  EXPECT_TRUE(absl::StrContains(page, R"(gridloop_consumer_lag{consumer="dispatch"} 0)")) << page;
+  EXPECT_TRUE(
+      absl::StrContains(page, R"(gridloop_consumer_dead_lettered_total{consumer="dispatch"} 4)"))
+      << page;
 }
 
 TEST_F(ServerTest, IdentityHeadersReachTheHandler) {

@@ -47,6 +47,10 @@ int TerminateAndReap(pid_t pid, absl::Duration grace);
 // server that quits with EADDRINUSE) retry.
 absl::StatusOr<int> PickFreePort();
 
+// The whole HTTP/1.0 response (status line, headers and body) of GET `path` on
+// 127.0.0.1:`port`, e.g. a process's /metrics page; empty when nothing answers.
+std::string HttpGet(int port, absl::string_view path);
+
 // Ignores SIGPIPE in this process if nobody chose a handler: writing to a peer that was
 // just killed must fail with EPIPE, not end the test.
 void IgnoreSigpipe();

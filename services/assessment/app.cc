@@ -142,7 +142,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
   app->publisher_ = std::make_unique<server::Periodic>(config.publish_every, [raw] {
     absl::StatusOr<int> n = raw->assessment_->PublishDueScores(500);
     if (!n.ok()) log::Warn("assessment: score events failed", {{"error", n.status().ToString()}});
-    raw->metrics_->consumer_lag("events").Set(static_cast<double>(raw->consumer_->lag()));
+    raw->metrics_->ObserveConsumer("events", raw->consumer_->lag(),
+                                   raw->consumer_->dead_lettered());
     if (raw->relay_ != nullptr) {
       raw->metrics_->outbox_lag().Set(static_cast<double>(raw->relay_->lag()));
     }

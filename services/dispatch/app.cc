@@ -191,7 +191,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
     if (!fired.ok()) {
       log::Warn("dispatch timers: pass failed", {{"error", fired.status().ToString()}});
     }
-    raw->metrics_->consumer_lag("incident_events").Set(static_cast<double>(raw->consumer_->lag()));
+    raw->metrics_->ObserveConsumer("incident_events", raw->consumer_->lag(),
+                                   raw->consumer_->dead_lettered());
     if (raw->relay_ != nullptr) {
       raw->metrics_->outbox_lag().Set(static_cast<double>(raw->relay_->lag()));
     }

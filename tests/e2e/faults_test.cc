@@ -15,12 +15,14 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/clock/proto_time.h"
 #include "common/kafka/producer.h"
 #include "common/kafka/replay.h"
+#include "common/testing/child_process.h"
 #include "common/testing/grpc_stack.h"
 #include "gridloop/v1/assessment.grpc.pb.h"
 #include "gridloop/v1/incidents.grpc.pb.h"
@@ -364,6 +366,18 @@ TEST_F(FaultsTest, APoisonEventGoesToTheDlqAndTheConsumersMoveOn) {
   ASSERT_FALSE(errors.empty());
   for (const std::string& e : errors) EXPECT_NE(e.find("INVALID_ARGUMENT"), std::string::npos) << e;
   EXPECT_EQ(events_->undecodable(), 4);
+  // Operators see it too: each consumer's dead-letter counter says 4.
+  for (const auto& [service, consumer] : {std::pair{Service::kDispatch, "incident_events"},
+                                          std::pair{Service::kAssessment, "events"}}) {
+    const std::string series =
+        absl::StrCat("\ngridloop_consumer_dead_lettered_total{consumer=\"", consumer, "\"} ");
+    std::string page;
+    EXPECT_TRUE(testing::Eventually([&] {
+      page = testing::HttpGet(stack_->metrics_port(service), "/metrics");
+      return absl::StrContains(page, absl::StrCat(series, "4\n"));
+    })) << ServiceName(service)
+        << ": " << page.substr(0, 2000);
+  }
   std::cout << "  4 poison records, " << parked
             << " parked in the DLQ (first reason: " << errors.front() << ")\n";
 }

@@ -88,6 +88,8 @@ class ProcessStack {
 
   // "127.0.0.1:<port>" of the service's gRPC listener.
   std::string address(Service service) const;
+  // The port of the service's Prometheus page (/metrics).
+  int metrics_port(Service service) const { return process(service).metrics_port; }
   std::shared_ptr<grpc::Channel> channel(Service service) const;
   // The last `bytes` of the output (JSON log lines) of the service's current or last life.
   std::string LogTail(Service service, size_t bytes = 4000) const;
