@@ -66,8 +66,9 @@ bool PortIsFree(int port) { return BindLoopback(port) == port; }
 
 absl::StatusOr<int> BindAnyPort() {
   const int port = BindLoopback(0);
-  if (port == 0)
+  if (port == 0) {
     return absl::InternalError(absl::StrCat("bind 127.0.0.1:0: ", std::strerror(errno)));
+  }
   return port;
 }
 

@@ -367,8 +367,11 @@ TEST_F(FaultsTest, APoisonEventGoesToTheDlqAndTheConsumersMoveOn) {
   for (const std::string& e : errors) EXPECT_NE(e.find("INVALID_ARGUMENT"), std::string::npos) << e;
   EXPECT_EQ(events_->undecodable(), 4);
   // Operators see it too: each consumer's dead-letter counter says 4.
-  for (const auto& [service, consumer] : {std::pair{Service::kDispatch, "incident_events"},
-                                          std::pair{Service::kAssessment, "events"}}) {
+  for (const std::pair<Service, const char*>& of :
+       {std::pair{Service::kDispatch, "incident_events"},
+        std::pair{Service::kAssessment, "events"}}) {
+    const Service service = of.first;
+    const char* consumer = of.second;
     const std::string series =
         absl::StrCat("\ngridloop_consumer_dead_lettered_total{consumer=\"", consumer, "\"} ");
     std::string page;

@@ -197,7 +197,7 @@ TEST(Ledger, SplitsDurationsByWhenTheItemsWereDue) {
   ledger.Add(0, /*measured=*/false);  // warm-up: neither windowed nor the origin
   // Due at 10, 11, 12.5, 13 and 15.2 ms; each takes 1 ms more than the one before.
   const int64_t due_ms[] = {10, 11, 12, 13, 15};
-  for (int i = 0; i < 5; ++i) {
+  for (int64_t i = 0; i < 5; ++i) {
     const int64_t due = due_ms[i] * 1'000'000 + (i == 2 ? 500'000 : 0) + (i == 4 ? 200'000 : 0);
     const int64_t seq = ledger.Add(due, /*measured=*/true);
     if (i != 3) ledger.Mark(seq, 1, due + (i + 1) * 1'000'000);
