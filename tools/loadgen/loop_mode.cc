@@ -224,7 +224,11 @@ absl::StatusOr<LoopResult> RunLoop(const LoopOptions& options) {
     v1::ReportIncidentRequest request;
     v1::IncidentResponse response;
   };
-  absl::Status sent = RunOpenLoop(options.load, state->ledger, [&](int64_t seq) {
+  // Measuring starts once a warm-up report was assigned and its event read here: every
+  // process on the path is live and this reader is positioned.
+  OpenLoopOptions load = options.load;
+  load.ready_milestone = kAssignedSeen;
+  absl::Status sent = RunOpenLoop(load, state->ledger, [&](int64_t seq) {
     auto* call = new Call;
     call->ctx.set_deadline(std::chrono::system_clock::now() +
                            absl::ToChronoNanoseconds(options.call_timeout));
