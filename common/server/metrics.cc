@@ -201,10 +201,6 @@ void Metrics::RecordRpc(absl::string_view full_method, grpc::StatusCode code,
   duration->Observe(std::chrono::duration<double>(elapsed).count());
 }
 
-prometheus::Gauge& Metrics::consumer_lag(absl::string_view consumer) {
-  return consumer_lag_->Add({{"consumer", std::string(consumer)}});
-}
-
 void Metrics::ObserveConsumer(absl::string_view consumer, int64_t lag, int64_t dead_lettered) {
   const std::string name(consumer);
   consumer_lag_->Add({{"consumer", name}}).Set(static_cast<double>(lag));

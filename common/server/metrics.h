@@ -52,9 +52,8 @@ class Metrics {
 
   // gridloop_outbox_lag: outbox entries written but not yet published to Kafka.
   prometheus::Gauge& outbox_lag() { return *outbox_lag_; }
-  // gridloop_consumer_lag{consumer}: records behind the partition end, per consumer.
-  prometheus::Gauge& consumer_lag(absl::string_view consumer);
-  // A consumer's state on a service's tick: sets its lag gauge, and moves
+  // A consumer's state on a service's tick: sets gridloop_consumer_lag{consumer} (records
+  // behind the partition end) to `lag`, and moves
   // gridloop_consumer_dead_lettered_total{consumer} on to `dead_lettered`, the consumer's
   // own count of records parked in its DLQ since it was created. A count lower than the
   // last one seen (a consumer created anew) counts from zero again, as a counter's

@@ -441,7 +441,7 @@ TEST_F(ServerTest, CountsCallsByMethodAndCodeAndServesThem) {
   EXPECT_EQ(SampleOf(metrics_.registry(), "gridloop_rpc_total", other, false), 1);
 
   metrics_.outbox_lag().Set(7);
-  metrics_.consumer_lag("dispatch").Set(3);
+  metrics_.ObserveConsumer("dispatch", 3, 0);
   ASSERT_NE(metrics_.exposed_port(), 0);
   std::string page = gridloop::testing::HttpGet(metrics_.exposed_port(), "/metrics");
   EXPECT_TRUE(
