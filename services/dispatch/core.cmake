@@ -19,11 +19,21 @@ gridloop_test(dispatch_staff_cache_test
   DEPS gridloop_dispatch_staff_cache
   LABELS unit)
 
+# Which incident versions this process saw its records reach (pure).
+gridloop_library(gridloop_dispatch_applied_versions
+  SOURCES applied_versions.cc
+  DEPS absl::hash absl::strings absl::synchronization)
+
+gridloop_test(dispatch_applied_versions_test
+  SOURCES applied_versions_test.cc
+  DEPS gridloop_dispatch_applied_versions
+  LABELS unit)
+
 # Incident events -> assignments and offers, over the dispatch store and the peers.
 gridloop_library(gridloop_dispatch_core
   SOURCES dispatcher.cc redis_dispatch_store.cc grpc_peers.cc
   DEPS gridloop_dispatch_rules gridloop_dispatch_ports gridloop_dispatch_policy
-       gridloop_dispatch_geo gridloop_redis gridloop_identity gridloop_log gridloop_status
+       gridloop_dispatch_applied_versions gridloop_dispatch_geo gridloop_redis gridloop_identity gridloop_log gridloop_status
        gridloop_clock gridloop_grpc_client)
 gridloop_embed_text(gridloop_dispatch_core lua/dispatch_commit.lua kDispatchCommitLua)
 

@@ -70,7 +70,8 @@ Dispatcher::Dispatcher(DispatchStore* dispatch, VolunteerStore* volunteers,
       incidents_(incidents),
       staff_(staff),
       clock_(clock),
-      options_(options) {}
+      options_(options),
+      applied_(options.applied_versions_slots) {}
 
 v1::DispatchEvent Dispatcher::NewEvent(v1::DispatchEventType type, const v1::Dispatch& job) const {
   v1::DispatchEvent e;
@@ -89,12 +90,17 @@ absl::Status Dispatcher::HandleIncidentEvent(const v1::IncidentEvent& event) {
       event.incident().id() != event.incident_id()) {
     return absl::InvalidArgumentError("incident event: missing incident id, version or snapshot");
   }
+  // Already applied, or superseded by a newer version: every decision is made from the
+  // newest snapshot, so an older one has nothing left to say. Most often this is the
+  // `assigned` event of dispatch's own assignment, known without asking Redis.
+  if (applied_.Get(event.incident_id()) >= event.version()) return absl::OkStatus();
   absl::Status last;
   for (int attempt = 0; attempt < kMaxConflictRetries; ++attempt) {
     ASSIGN_OR_RETURN(std::optional<v1::Dispatch> job, dispatch_->GetJob(event.incident_id()));
-    // Already applied, or superseded by a newer version: every decision is made from the
-    // newest snapshot, so an older one has nothing left to say.
-    if (job.has_value() && job->incident_version() >= event.version()) return absl::OkStatus();
+    if (job.has_value() && job->incident_version() >= event.version()) {
+      applied_.Record(event.incident_id(), job->incident_version());
+      return absl::OkStatus();
+    }
     last = ApplyEvent(event, job);
     if (!absl::IsAborted(last)) return last;
   }
@@ -258,7 +264,9 @@ absl::Status Dispatcher::ApplyEvent(const v1::IncidentEvent& event,
   if (Finished(inc.status())) plan.write.retain = options_.retain_finished;
   plan.write.job = plan.job;
   plan.write.expected_job_version = plan.expected_version;
-  return dispatch_->Commit(plan.write);
+  RETURN_IF_ERROR(dispatch_->Commit(plan.write));
+  applied_.Record(plan.job.incident_id(), plan.job.incident_version());
+  return absl::OkStatus();
 }
 
 absl::Status Dispatcher::StartRound(Plan& plan, const std::string& avoid_id) {

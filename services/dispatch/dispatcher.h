@@ -1,6 +1,7 @@
 #ifndef GRIDLOOP_SERVICES_DISPATCH_DISPATCHER_H_
 #define GRIDLOOP_SERVICES_DISPATCH_DISPATCHER_H_
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "common/identity/identity.h"
 #include "gridloop/v1/dispatch.pb.h"
 #include "gridloop/v1/events.pb.h"
+#include "services/dispatch/applied_versions.h"
 #include "services/dispatch/dispatch_store.h"
 #include "services/dispatch/geo/volunteer_index.h"
 #include "services/dispatch/ledger.h"
@@ -40,6 +42,9 @@ struct DispatcherOptions {
   absl::Duration retain_finished = absl::Hours(24 * 30);
   // What a closed incident is worth to the volunteer who handled it.
   CreditRules credit;
+  // Incidents whose applied version is remembered in memory (see AppliedVersions); 0
+  // reads every record from Redis.
+  size_t applied_versions_slots = 1 << 16;
 };
 
 // Turns incident events into assignments (派单), runs volunteer offers with their
@@ -117,6 +122,7 @@ class Dispatcher {
   StaffDirectory* const staff_;
   const Clock* const clock_;
   const DispatcherOptions options_;
+  AppliedVersions applied_;
 };
 
 }  // namespace gridloop::dispatch

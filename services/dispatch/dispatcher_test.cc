@@ -3,8 +3,10 @@
 // request ids), and a clock that moves only when told.
 #include "services/dispatch/dispatcher.h"
 
+#include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -111,6 +113,33 @@ class FakeStaff final : public StaffDirectory {
   absl::StatusOr<bool> ResidentExists(absl::string_view) override { return true; }
 };
 
+// The Redis store, counting the records read.
+class CountingDispatchStore final : public DispatchStore {
+ public:
+  explicit CountingDispatchStore(DispatchStore* inner) : inner_(inner) {}
+  int job_reads() const { return job_reads_.load(); }
+
+  absl::StatusOr<std::optional<v1::Dispatch>> GetJob(absl::string_view incident_id) override {
+    job_reads_.fetch_add(1);
+    return inner_->GetJob(incident_id);
+  }
+  absl::StatusOr<v1::Offer> GetOffer(absl::string_view offer_id) override {
+    return inner_->GetOffer(offer_id);
+  }
+  absl::StatusOr<std::vector<v1::Offer>> GetOffers(
+      const std::vector<std::string>& offer_ids) override {
+    return inner_->GetOffers(offer_ids);
+  }
+  absl::Status Commit(const DispatchWrite& write) override { return inner_->Commit(write); }
+  absl::StatusOr<std::vector<std::string>> DueTimers(absl::Time now, int limit) override {
+    return inner_->DueTimers(now, limit);
+  }
+
+ private:
+  DispatchStore* const inner_;
+  std::atomic<int> job_reads_{0};
+};
+
 class DispatcherTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -127,10 +156,11 @@ class DispatcherTest : public ::testing::Test {
     dispatcher_ = NewDispatcher();
   }
 
-  std::unique_ptr<Dispatcher> NewDispatcher() {
-    return std::make_unique<Dispatcher>(dispatch_store_.get(), volunteer_store_.get(), &index_,
-                                        &routing_, &incidents_, &staff_, &clock_,
-                                        DispatcherOptions());
+  std::unique_ptr<Dispatcher> NewDispatcher(DispatchStore* store = nullptr,
+                                            DispatcherOptions options = DispatcherOptions()) {
+    return std::make_unique<Dispatcher>(store != nullptr ? store : dispatch_store_.get(),
+                                        volunteer_store_.get(), &index_, &routing_, &incidents_,
+                                        &staff_, &clock_, options);
   }
 
   std::string AddVolunteer(const std::string& request_id, double metres_east,
@@ -216,6 +246,64 @@ TEST_F(DispatcherTest, AReplayedEventDecidesNothingTwice) {
   ASSERT_TRUE(dispatcher_->HandleIncidentEvent(reported).ok());
   EXPECT_EQ(incidents_.assign_calls(), 1);
   EXPECT_EQ(Job("inc-1").SerializeAsString(), before.SerializeAsString());
+}
+
+TEST_F(DispatcherTest, TheEchoOfItsOwnAssignmentIsKnownWithoutReadingTheRecord) {
+  CountingDispatchStore counting(dispatch_store_.get());
+  std::unique_ptr<Dispatcher> dispatcher = NewDispatcher(&counting);
+  ASSERT_TRUE(dispatcher->HandleIncidentEvent(Reported("inc-1", "roof_leak")).ok());
+  EXPECT_EQ(counting.job_reads(), 1);
+  const v1::Dispatch before = Job("inc-1");
+  v1::IncidentEvent assigned = Latest("inc-1", v1::INCIDENT_EVENT_TYPE_ASSIGNED);
+  ASSERT_EQ(before.incident_version(), assigned.version());
+  ASSERT_TRUE(dispatcher->HandleIncidentEvent(assigned).ok());
+  ASSERT_TRUE(dispatcher->HandleIncidentEvent(assigned).ok());
+  EXPECT_EQ(counting.job_reads(), 1);
+  EXPECT_EQ(Job("inc-1").SerializeAsString(), before.SerializeAsString());
+  // A version it has not reached is read and applied as before.
+  v1::Incident accepted = incidents_.Current("inc-1");
+  accepted.set_status(v1::INCIDENT_STATUS_IN_PROGRESS);
+  accepted.set_version(accepted.version() + 1);
+  incidents_.Put(accepted);
+  ASSERT_TRUE(
+      dispatcher->HandleIncidentEvent(EventOf(accepted, v1::INCIDENT_EVENT_TYPE_ACCEPTED)).ok());
+  EXPECT_EQ(counting.job_reads(), 2);
+  EXPECT_EQ(Job("inc-1").incident_version(), accepted.version());
+  EXPECT_EQ(Job("inc-1").incident_status(), v1::INCIDENT_STATUS_IN_PROGRESS);
+
+  // With no slots every event reads the record, and decides the same.
+  DispatcherOptions uncached;
+  uncached.applied_versions_slots = 0;
+  CountingDispatchStore counting_uncached(dispatch_store_.get());
+  std::unique_ptr<Dispatcher> reads_all = NewDispatcher(&counting_uncached, uncached);
+  ASSERT_TRUE(reads_all->HandleIncidentEvent(Reported("inc-2", "roof_leak")).ok());
+  ASSERT_TRUE(
+      reads_all->HandleIncidentEvent(Latest("inc-2", v1::INCIDENT_EVENT_TYPE_ASSIGNED)).ok());
+  EXPECT_EQ(counting_uncached.job_reads(), 2);
+  EXPECT_EQ(incidents_.assign_calls(), 2);
+}
+
+TEST_F(DispatcherTest, WhatAnotherReplicaAppliedSinceIsReadNotRemembered) {
+  // This replica assigned inc-1 and remembers version 2; the other one then applied
+  // the reopening (version 3) and reassigned it.
+  ASSERT_TRUE(dispatcher_->HandleIncidentEvent(Reported("inc-1", "roof_leak")).ok());
+  EXPECT_EQ(incidents_.Current("inc-1").assignee().id(), "gw-1");
+  std::unique_ptr<Dispatcher> other = NewDispatcher();
+  v1::Incident reopened = incidents_.Current("inc-1");
+  reopened.set_status(v1::INCIDENT_STATUS_REOPENED);
+  reopened.clear_assignee();
+  reopened.set_version(reopened.version() + 1);
+  incidents_.Put(reopened);
+  const v1::IncidentEvent reopened_event = EventOf(reopened, v1::INCIDENT_EVENT_TYPE_REOPENED);
+  ASSERT_TRUE(other->HandleIncidentEvent(reopened_event).ok());
+  EXPECT_EQ(incidents_.Current("inc-1").assignee().id(), "gw-2");
+  EXPECT_EQ(incidents_.assign_calls(), 2);
+  // The same event redelivered to this replica (a rebalance): it finds the record moved
+  // on and decides nothing again.
+  const v1::Dispatch after = Job("inc-1");
+  ASSERT_TRUE(dispatcher_->HandleIncidentEvent(reopened_event).ok());
+  EXPECT_EQ(incidents_.assign_calls(), 2);
+  EXPECT_EQ(Job("inc-1").SerializeAsString(), after.SerializeAsString());
 }
 
 TEST_F(DispatcherTest, WorkIsSpreadOverTheGridWorkersOnDuty) {
