@@ -217,7 +217,8 @@ absl::Status Dispatcher::ApplyEvent(const v1::IncidentEvent& event,
       }
       if (!now_assigned.id().empty()) {
         RETURN_IF_ERROR(volunteers_->AddTask(AssigneeKey(now_assigned.kind(), now_assigned.id()),
-                                             inc.id(), FromTimestamp(event.occurred_at())));
+                                             inc.id(), FromTimestamp(event.occurred_at()),
+                                             clock_->Now() - options_.fairness_window));
       }
       *job.mutable_assignee() = now_assigned;
       if (!job.open_offer_id().empty()) {
@@ -430,6 +431,8 @@ absl::Status Dispatcher::AssignAtLevel(Plan& plan, v1::EscalationLevel level) {
 
 absl::Status Dispatcher::AssignStaff(Plan& plan, const std::vector<std::string>& people,
                                      const std::string& avoid_id) {
+  // One person (most grids have one worker on duty): nothing to compare, so no loads read.
+  if (people.size() == 1) return AssignTo(plan, v1::ASSIGNEE_KIND_GRID_WORKER, people.front());
   std::vector<std::string> keys;
   keys.reserve(people.size());
   for (const std::string& p : people) keys.push_back(AssigneeKey(v1::ASSIGNEE_KIND_GRID_WORKER, p));
@@ -480,8 +483,9 @@ absl::Status Dispatcher::AssignTo(Plan& plan, v1::AssigneeKind kind, const std::
   // skipped at its first read instead of costing a second pass through Redis.
   const absl::Time at =
       assigned->has_assigned_at() ? FromTimestamp(assigned->assigned_at()) : clock_->Now();
-  RETURN_IF_ERROR(volunteers_->AddTask(
-      AssigneeKey(assigned->assignee().kind(), assigned->assignee().id()), job.incident_id(), at));
+  RETURN_IF_ERROR(
+      volunteers_->AddTask(AssigneeKey(assigned->assignee().kind(), assigned->assignee().id()),
+                           job.incident_id(), at, clock_->Now() - options_.fairness_window));
   job.set_incident_version(std::max(job.incident_version(), assigned->version()));
   job.set_incident_status(assigned->status());
   return absl::OkStatus();

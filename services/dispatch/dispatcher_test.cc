@@ -315,6 +315,24 @@ TEST_F(DispatcherTest, WorkIsSpreadOverTheGridWorkersOnDuty) {
   EXPECT_EQ(incidents_.Current("inc-2").assignee().id(), "gw-2");  // gw-1 has one already
 }
 
+TEST_F(DispatcherTest, TheOnlyWorkerOnDutyGetsItWithoutLoadsBeingRead) {
+  staff_.grid_workers = {"gw-1"};
+  ASSERT_TRUE(redis_->Command({"CONFIG", "RESETSTAT"}).ok());
+  ASSERT_TRUE(dispatcher_->HandleIncidentEvent(Reported("inc-1", "noise")).ok());
+  EXPECT_EQ(incidents_.Current("inc-1").assignee().id(), "gw-1");
+  auto stats = redis_->Command({"INFO", "commandstats"});
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->str.find("cmdstat_scard"), std::string::npos) << stats->str;
+  // The task was counted all the same: with a second worker on duty, the next incident
+  // goes to the one without work.
+  staff_.grid_workers = {"gw-1", "gw-2"};
+  ASSERT_TRUE(dispatcher_->HandleIncidentEvent(Reported("inc-2", "noise")).ok());
+  EXPECT_EQ(incidents_.Current("inc-2").assignee().id(), "gw-2");
+  stats = redis_->Command({"INFO", "commandstats"});
+  ASSERT_TRUE(stats.ok());
+  EXPECT_NE(stats->str.find("cmdstat_scard"), std::string::npos);
+}
+
 TEST_F(DispatcherTest, WhileResidentsIsDownTheEventIsRetriedNotLost) {
   staff_.down = true;
   v1::IncidentEvent reported = Reported("inc-1", "roof_leak");

@@ -1132,7 +1132,8 @@ absl::StatusOr<std::vector<v1::LeaderboardEntry>> RedisVolunteerStore::Leaderboa
 // ---- Load and fairness
 
 absl::Status RedisVolunteerStore::AddTask(absl::string_view assignee_key,
-                                          absl::string_view incident_id, absl::Time at) {
+                                          absl::string_view incident_id, absl::Time at,
+                                          absl::Time forget_before) {
   // GT: a replayed older assignment does not move the time back.
   ASSIGN_OR_RETURN(
       std::vector<Reply> replies,
@@ -1140,6 +1141,8 @@ absl::Status RedisVolunteerStore::AddTask(absl::string_view assignee_key,
                         {"SADD", LoadKey(assignee_key), std::string(incident_id)},
                         {"ZADD", RecentKey(assignee_key), "GT",
                          absl::StrCat(absl::ToUnixMillis(at)), std::string(incident_id)},
+                        {"ZREMRANGEBYSCORE", RecentKey(assignee_key), "-inf",
+                         absl::StrCat("(", absl::ToUnixMillis(forget_before))},
                         {"EXEC"}}));
   RETURN_IF_ERROR(CheckReplies(replies));
   return CheckReplies(replies.back().elements);

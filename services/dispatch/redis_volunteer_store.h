@@ -95,8 +95,8 @@ class RedisVolunteerStore final : public VolunteerStore {
                                                                 absl::string_view period_key,
                                                                 int limit) override;
 
-  absl::Status AddTask(absl::string_view assignee_key, absl::string_view incident_id,
-                       absl::Time at) override;
+  absl::Status AddTask(absl::string_view assignee_key, absl::string_view incident_id, absl::Time at,
+                       absl::Time forget_before) override;
   absl::Status EndTask(absl::string_view assignee_key, absl::string_view incident_id) override;
   absl::StatusOr<std::vector<Load>> Loads(const std::vector<std::string>& assignee_keys,
                                           absl::Time since) override;

@@ -1045,10 +1045,12 @@ TEST_F(VolunteerStoreTest, OfferOutcomesCountOncePerOffer) {
 TEST_F(VolunteerStoreTest, LoadsCountEachTaskOnceAndForgetOldAssignments) {
   const std::string k = AssigneeKey(v1::ASSIGNEE_KIND_VOLUNTEER, "v1");
   const std::string other = AssigneeKey(v1::ASSIGNEE_KIND_GRID_WORKER, "g1");
-  ASSERT_TRUE(store().AddTask(k, "inc-1", kT0).ok());
-  ASSERT_TRUE(store().AddTask(k, "inc-1", kT0).ok());
-  ASSERT_TRUE(store().AddTask(k, "inc-2", kT0 + absl::Hours(1)).ok());
-  ASSERT_TRUE(store().AddTask(k, "inc-2", kT0).ok());  // an older replay keeps the newer time
+  const absl::Time long_ago = kT0 - absl::Hours(24 * 7);
+  ASSERT_TRUE(store().AddTask(k, "inc-1", kT0, long_ago).ok());
+  ASSERT_TRUE(store().AddTask(k, "inc-1", kT0, long_ago).ok());
+  ASSERT_TRUE(store().AddTask(k, "inc-2", kT0 + absl::Hours(1), long_ago).ok());
+  // An older replay keeps the newer time.
+  ASSERT_TRUE(store().AddTask(k, "inc-2", kT0, long_ago).ok());
 
   absl::StatusOr<std::vector<Load>> loads = store().Loads({k, other}, kT0);
   ASSERT_TRUE(loads.ok()) << loads.status();
@@ -1069,6 +1071,20 @@ TEST_F(VolunteerStoreTest, LoadsCountEachTaskOnceAndForgetOldAssignments) {
   absl::StatusOr<std::vector<Load>> none = store().Loads({}, kT0);
   ASSERT_TRUE(none.ok());
   EXPECT_THAT(*none, IsEmpty());
+}
+
+TEST_F(VolunteerStoreTest, AddingATaskForgetsAssignmentsOlderThanAsked) {
+  // Nobody reads this worker's loads (the only one on duty), yet the record stays bounded.
+  const std::string k = AssigneeKey(v1::ASSIGNEE_KIND_GRID_WORKER, "g1");
+  const std::string recent = absl::StrCat("dsp:{vol}:recent:", k);
+  ASSERT_TRUE(store().AddTask(k, "inc-1", kT0, kT0 - absl::Hours(1)).ok());
+  ASSERT_TRUE(store().AddTask(k, "inc-2", kT0 + absl::Hours(2), kT0 - absl::Hours(1)).ok());
+  EXPECT_EQ(Raw({"ZCARD", recent}).integer, 2);
+  ASSERT_TRUE(store().AddTask(k, "inc-3", kT0 + absl::Hours(3), kT0 + absl::Hours(1)).ok());
+  EXPECT_EQ(Raw({"ZCARD", recent}).integer, 2);
+  EXPECT_TRUE(Raw({"ZSCORE", recent, "inc-1"}).is_nil());
+  // Forgetting touches the recent assignments only: every task still counts as open.
+  EXPECT_EQ(Raw({"SCARD", absl::StrCat("dsp:{vol}:load:", k)}).integer, 3);
 }
 
 TEST_F(VolunteerStoreTest, OfferIdsComeNewestFirstInPages) {

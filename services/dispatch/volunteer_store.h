@@ -158,9 +158,12 @@ class VolunteerStore {
       absl::string_view region_code, absl::string_view period_key, int limit) = 0;
 
   // ---- Load and fairness, per assignee key "<kind>:<id>" (AssigneeKey()).
-  // Idempotent: the incident counts once however often it is added.
+  // Idempotent: the incident counts once however often it is added. Also forgets the
+  // assignee's assignments before `forget_before`, so that their record stays bounded
+  // where no choice ever reads it (a grid with one worker is given every incident without
+  // comparing loads).
   virtual absl::Status AddTask(absl::string_view assignee_key, absl::string_view incident_id,
-                               absl::Time at) = 0;
+                               absl::Time at, absl::Time forget_before) = 0;
   virtual absl::Status EndTask(absl::string_view assignee_key, absl::string_view incident_id) = 0;
   // One Load per key, in order, in one round trip; forgets assignments before `since`.
   virtual absl::StatusOr<std::vector<Load>> Loads(const std::vector<std::string>& assignee_keys,

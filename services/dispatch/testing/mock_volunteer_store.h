@@ -81,7 +81,8 @@ class MockVolunteerStore : public VolunteerStore {
               (absl::string_view region_code, absl::string_view period_key, int limit), (override));
 
   MOCK_METHOD(absl::Status, AddTask,
-              (absl::string_view assignee_key, absl::string_view incident_id, absl::Time at),
+              (absl::string_view assignee_key, absl::string_view incident_id, absl::Time at,
+               absl::Time forget_before),
               (override));
   MOCK_METHOD(absl::Status, EndTask,
               (absl::string_view assignee_key, absl::string_view incident_id), (override));
