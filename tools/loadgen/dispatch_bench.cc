@@ -206,16 +206,16 @@ struct BareResult {
 };
 
 // The baseline: reads the `n` records from the beginning, parsing each and nothing else.
-// Fails unless exactly `n` records came, every partition complete from offset 0.
+// Fails unless exactly `n` records came, every partition complete from offset 0 and none
+// twice.
 absl::StatusOr<BareResult> RunBareConsumer(kafka::ConsumerOptions options, int n, int partitions,
                                            absl::Duration timeout) {
-  struct PartitionSeen {
-    int64_t count = 0;
-    int64_t first = -1;
-    int64_t last = -1;
-  };
-  // Touched by the consuming thread only, and read here after Stop() joined it.
-  std::vector<PartitionSeen> seen(partitions);
+  // With more than one worker the handler runs on several threads, and records of
+  // different keys finish in any order: each partition's offsets are collected, not
+  // followed.
+  absl::Mutex mu;
+  std::vector<std::set<int64_t>> offsets(partitions);
+  int64_t records_seen = 0;
   absl::Time first_at;
   absl::Time finished;
   std::atomic<int64_t> handled{0};
@@ -223,19 +223,20 @@ absl::StatusOr<BareResult> RunBareConsumer(kafka::ConsumerOptions options, int n
   absl::Notification all_read;
   absl::StatusOr<std::unique_ptr<kafka::Consumer>> consumer =
       kafka::Consumer::Create(std::move(options), [&](const kafka::Record& record) {
-        if (handled.load() == 0) first_at = absl::Now();
         v1::IncidentEvent event;
         if (!event.ParseFromString(record.value)) {
           return absl::InvalidArgumentError("not an IncidentEvent");
         }
         if (event.type() != v1::INCIDENT_EVENT_TYPE_REPORTED) not_reported.fetch_add(1);
-        if (record.partition >= 0 && record.partition < static_cast<int32_t>(seen.size())) {
-          PartitionSeen& p = seen[record.partition];
-          if (p.first < 0) p.first = record.offset;
-          p.last = record.offset;
-          ++p.count;
+        {
+          absl::MutexLock lock(&mu);
+          if (records_seen++ == 0) first_at = absl::Now();
+          if (record.partition >= 0 && record.partition < static_cast<int32_t>(offsets.size())) {
+            offsets[record.partition].insert(record.offset);
+          }
         }
         if (handled.fetch_add(1) + 1 == n) {
+          absl::MutexLock lock(&mu);
           finished = absl::Now();
           all_read.Notify();
         }
@@ -252,15 +253,21 @@ absl::StatusOr<BareResult> RunBareConsumer(kafka::ConsumerOptions options, int n
     return absl::DeadlineExceededError(
         absl::StrCat("bare consumer read ", handled.load(), " of ", n, " records"));
   }
+  absl::MutexLock lock(&mu);
   int64_t total = 0;
   for (int p = 0; p < partitions; ++p) {
-    const PartitionSeen& s = seen[p];
-    total += s.count;
-    if (s.count > 0 && (s.first != 0 || s.last + 1 != s.count)) {
-      return absl::DataLossError(absl::StrCat("partition ", p, " read offsets ", s.first, "..",
-                                              s.last, " (", s.count,
-                                              " records): some aged out of the broker"));
+    const std::set<int64_t>& seen = offsets[p];
+    total += static_cast<int64_t>(seen.size());
+    if (!seen.empty() &&
+        (*seen.begin() != 0 || *seen.rbegin() + 1 != static_cast<int64_t>(seen.size()))) {
+      return absl::DataLossError(absl::StrCat("partition ", p, " read ", seen.size(),
+                                              " distinct offsets within ", *seen.begin(), "..",
+                                              *seen.rbegin(), ": some aged out of the broker"));
     }
+  }
+  if (total != records_seen) {
+    return absl::DataLossError(
+        absl::StrCat("bare consumer read ", records_seen - total, " records twice"));
   }
   if (total != n || handled.load() != n || not_reported.load() != 0) {
     return absl::DataLossError(absl::StrCat("bare consumer read ", handled.load(), " records (",
@@ -286,8 +293,9 @@ struct DispatchResult {
 absl::StatusOr<DispatchResult> RunDispatch(dispatch::App& app, incidents::App& incidents,
                                            kafka::ConsumerOptions options, int n,
                                            absl::Duration timeout) {
-  // The vectors and times are written by the consuming thread only, and read here after
-  // Stop() joined it.
+  // The handler runs on the consumer's workers at once: the vectors and times are
+  // written under `mu`, and read here after Stop() joined them.
+  absl::Mutex mu;
   DispatchResult result;
   result.reported_us.reserve(n);
   result.assigned_us.reserve(n);
@@ -304,7 +312,10 @@ absl::StatusOr<DispatchResult> RunDispatch(dispatch::App& app, incidents::App& i
   absl::StatusOr<std::unique_ptr<kafka::Consumer>> consumer =
       kafka::Consumer::Create(std::move(options), [&](const kafka::Record& record) {
         const absl::Time begin = absl::Now();
-        if (calls.fetch_add(1) == 0) first_at = begin;
+        if (calls.fetch_add(1) == 0) {
+          absl::MutexLock lock(&mu);
+          first_at = begin;
+        }
         // What the app's consumer does, word for word.
         v1::IncidentEvent event;
         if (!event.ParseFromString(record.value)) {
@@ -317,6 +328,7 @@ absl::StatusOr<DispatchResult> RunDispatch(dispatch::App& app, incidents::App& i
           return status;
         }
         const double us = absl::ToDoubleMicroseconds(end - begin);
+        absl::MutexLock lock(&mu);
         if (event.type() == v1::INCIDENT_EVENT_TYPE_REPORTED) {
           result.reported_us.push_back(us);
           if (reported.fetch_add(1) + 1 == n) {
@@ -345,6 +357,7 @@ absl::StatusOr<DispatchResult> RunDispatch(dispatch::App& app, incidents::App& i
   const absl::Time published = absl::Now();
   const bool echoes = on_topic && all_echoes.WaitForNotificationWithTimeout(timeout);
   (*consumer)->Stop();
+  absl::MutexLock lock(&mu);
   if (!done) {
     return absl::DeadlineExceededError(absl::StrCat("dispatch handled ", reported.load(), " of ", n,
                                                     " reported events (", failed.load(),
