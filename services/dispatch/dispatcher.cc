@@ -73,6 +73,10 @@ Dispatcher::Dispatcher(DispatchStore* dispatch, VolunteerStore* volunteers,
       options_(options),
       applied_(options.applied_versions_slots) {}
 
+absl::Time Dispatcher::FairnessWindowStart() const {
+  return clock_->Now() - options_.fairness_window;
+}
+
 v1::DispatchEvent Dispatcher::NewEvent(v1::DispatchEventType type, const v1::Dispatch& job) const {
   v1::DispatchEvent e;
   e.set_type(type);
@@ -218,7 +222,7 @@ absl::Status Dispatcher::ApplyEvent(const v1::IncidentEvent& event,
       if (!now_assigned.id().empty()) {
         RETURN_IF_ERROR(volunteers_->AddTask(AssigneeKey(now_assigned.kind(), now_assigned.id()),
                                              inc.id(), FromTimestamp(event.occurred_at()),
-                                             clock_->Now() - options_.fairness_window));
+                                             FairnessWindowStart()));
       }
       *job.mutable_assignee() = now_assigned;
       if (!job.open_offer_id().empty()) {
@@ -332,8 +336,7 @@ absl::Status Dispatcher::OfferNextVolunteer(Plan& plan, const std::string& avoid
     keys.push_back(AssigneeKey(v1::ASSIGNEE_KIND_VOLUNTEER, v.id));
   }
   if (!candidates.empty()) {
-    ASSIGN_OR_RETURN(std::vector<Load> loads,
-                     volunteers_->Loads(keys, clock_->Now() - options_.fairness_window));
+    ASSIGN_OR_RETURN(std::vector<Load> loads, volunteers_->Loads(keys, FairnessWindowStart()));
     for (size_t i = 0; i < candidates.size() && i < loads.size(); ++i) {
       candidates[i].active_tasks = loads[i].active;
       candidates[i].recent_assignments = loads[i].recent;
@@ -436,8 +439,7 @@ absl::Status Dispatcher::AssignStaff(Plan& plan, const std::vector<std::string>&
   std::vector<std::string> keys;
   keys.reserve(people.size());
   for (const std::string& p : people) keys.push_back(AssigneeKey(v1::ASSIGNEE_KIND_GRID_WORKER, p));
-  ASSIGN_OR_RETURN(std::vector<Load> loads,
-                   volunteers_->Loads(keys, clock_->Now() - options_.fairness_window));
+  ASSIGN_OR_RETURN(std::vector<Load> loads, volunteers_->Loads(keys, FairnessWindowStart()));
   std::vector<StaffCandidate> staff;
   for (size_t i = 0; i < people.size(); ++i) {
     StaffCandidate c;
@@ -485,7 +487,7 @@ absl::Status Dispatcher::AssignTo(Plan& plan, v1::AssigneeKind kind, const std::
       assigned->has_assigned_at() ? FromTimestamp(assigned->assigned_at()) : clock_->Now();
   RETURN_IF_ERROR(
       volunteers_->AddTask(AssigneeKey(assigned->assignee().kind(), assigned->assignee().id()),
-                           job.incident_id(), at, clock_->Now() - options_.fairness_window));
+                           job.incident_id(), at, FairnessWindowStart()));
   job.set_incident_version(std::max(job.incident_version(), assigned->version()));
   job.set_incident_status(assigned->status());
   return absl::OkStatus();

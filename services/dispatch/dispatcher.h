@@ -113,6 +113,8 @@ class Dispatcher {
   absl::StatusOr<v1::Offer> ConfirmAssignment(const std::string& offer_id);
 
   v1::DispatchEvent NewEvent(v1::DispatchEventType type, const v1::Dispatch& job) const;
+  // Assignments before this neither count against anyone nor are kept.
+  absl::Time FairnessWindowStart() const;
 
   DispatchStore* const dispatch_;
   VolunteerStore* const volunteers_;

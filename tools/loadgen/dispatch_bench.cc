@@ -215,11 +215,10 @@ absl::StatusOr<BareResult> RunBareConsumer(kafka::ConsumerOptions options, int n
   // followed.
   absl::Mutex mu;
   std::vector<std::set<int64_t>> offsets(partitions);
-  int64_t records_seen = 0;
+  int64_t handled = 0;
+  int64_t not_reported = 0;
   absl::Time first_at;
   absl::Time finished;
-  std::atomic<int64_t> handled{0};
-  std::atomic<int64_t> not_reported{0};
   absl::Notification all_read;
   absl::StatusOr<std::unique_ptr<kafka::Consumer>> consumer =
       kafka::Consumer::Create(std::move(options), [&](const kafka::Record& record) {
@@ -227,16 +226,13 @@ absl::StatusOr<BareResult> RunBareConsumer(kafka::ConsumerOptions options, int n
         if (!event.ParseFromString(record.value)) {
           return absl::InvalidArgumentError("not an IncidentEvent");
         }
-        if (event.type() != v1::INCIDENT_EVENT_TYPE_REPORTED) not_reported.fetch_add(1);
-        {
-          absl::MutexLock lock(&mu);
-          if (records_seen++ == 0) first_at = absl::Now();
-          if (record.partition >= 0 && record.partition < static_cast<int32_t>(offsets.size())) {
-            offsets[record.partition].insert(record.offset);
-          }
+        absl::MutexLock lock(&mu);
+        if (event.type() != v1::INCIDENT_EVENT_TYPE_REPORTED) ++not_reported;
+        if (record.partition >= 0 && record.partition < static_cast<int32_t>(offsets.size())) {
+          offsets[record.partition].insert(record.offset);
         }
-        if (handled.fetch_add(1) + 1 == n) {
-          absl::MutexLock lock(&mu);
+        if (++handled == 1) first_at = absl::Now();
+        if (handled == n) {
           finished = absl::Now();
           all_read.Notify();
         }
@@ -249,11 +245,11 @@ absl::StatusOr<BareResult> RunBareConsumer(kafka::ConsumerOptions options, int n
   // A moment for any record beyond `n` to show itself before the count is checked.
   absl::SleepFor(absl::Milliseconds(300));
   (*consumer)->Stop();
+  absl::MutexLock lock(&mu);
   if (!done) {
     return absl::DeadlineExceededError(
-        absl::StrCat("bare consumer read ", handled.load(), " of ", n, " records"));
+        absl::StrCat("bare consumer read ", handled, " of ", n, " records"));
   }
-  absl::MutexLock lock(&mu);
   int64_t total = 0;
   for (int p = 0; p < partitions; ++p) {
     const std::set<int64_t>& seen = offsets[p];
@@ -265,15 +261,15 @@ absl::StatusOr<BareResult> RunBareConsumer(kafka::ConsumerOptions options, int n
                                               *seen.rbegin(), ": some aged out of the broker"));
     }
   }
-  if (total != records_seen) {
+  if (total != handled) {
     return absl::DataLossError(
-        absl::StrCat("bare consumer read ", records_seen - total, " records twice"));
+        absl::StrCat("bare consumer read ", handled - total, " records twice"));
   }
-  if (total != n || handled.load() != n || not_reported.load() != 0) {
-    return absl::DataLossError(absl::StrCat("bare consumer read ", handled.load(), " records (",
-                                            not_reported.load(), " not `reported`), expected ", n));
+  if (total != n || not_reported != 0) {
+    return absl::DataLossError(absl::StrCat("bare consumer read ", handled, " records (",
+                                            not_reported, " not `reported`), expected ", n));
   }
-  return BareResult{finished - start, first_at - start, handled.load()};
+  return BareResult{finished - start, first_at - start, handled};
 }
 
 struct DispatchResult {
