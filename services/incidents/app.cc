@@ -19,6 +19,10 @@ absl::StatusOr<AppConfig> AppConfig::FromSettings(const config::Settings& s) {
   if (c.residents_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("GRIDLOOP_RESIDENTS_TIMEOUT: must be positive");
   }
+  ASSIGN_OR_RETURN(c.grid_cache_ttl, s.GetDuration("grid_cache_ttl", c.grid_cache_ttl));
+  if (c.grid_cache_ttl < absl::ZeroDuration() || c.grid_cache_ttl > absl::Hours(1)) {
+    return absl::InvalidArgumentError("GRIDLOOP_GRID_CACHE_TTL: 0..1h");
+  }
   ASSIGN_OR_RETURN(int64_t async_conns,
                    s.GetInt("redis_async_connections", c.redis_async_connections));
   ASSIGN_OR_RETURN(c.kafka_linger, s.GetDuration("kafka_linger", c.kafka_linger));
@@ -76,8 +80,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
   if (!config.residents_addr.empty()) {
     RETURN_IF_ERROR(
         config::ParseHostPort(config.residents_addr, "GRIDLOOP_RESIDENTS_ADDR").status());
-    app->directory_ =
-        std::make_unique<GrpcResidentDirectory>(config.residents_addr, config.residents_timeout);
+    app->directory_ = std::make_unique<GrpcResidentDirectory>(
+        config.residents_addr, config.residents_timeout, config.grid_cache_ttl);
   }
   app->incidents_ =
       std::make_unique<Incidents>(app->store_.get(), &app->taxonomy_, clock, app->directory_.get());

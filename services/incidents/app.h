@@ -49,13 +49,16 @@ struct AppConfig : config::ProcessSettings {
   // report then names its region_code).
   std::string residents_addr;
   absl::Duration residents_timeout = absl::Milliseconds(500);
+  // How long a grid residents found for a point answers for the rest of its cell: how soon
+  // a boundary redrawn with immediate effect reaches incidents (changes scheduled ahead are
+  // known at once). Zero asks every time.
+  absl::Duration grid_cache_ttl = absl::Seconds(10);
 
   // From flags / GRIDLOOP_* variables: listen, metrics_listen, redis, redis_pool,
   // redis_async_connections,
   // kafka_brokers, incident_topic, kafka_linger, delivery_timeout, categories_file,
   // workers, max_queue, sla_interval, drain_timeout, outbox_relay, residents_addr,
-  // residents_timeout. InvalidArgument names a
-  // bad one.
+  // residents_timeout, grid_cache_ttl. InvalidArgument names a bad one.
   static absl::StatusOr<AppConfig> FromSettings(const config::Settings& settings);
 };
 

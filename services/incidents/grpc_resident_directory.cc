@@ -27,8 +27,11 @@ absl::Status FromGrpc(const grpc::Status& s, absl::string_view what) {
 
 }  // namespace
 
-GrpcResidentDirectory::GrpcResidentDirectory(const std::string& target, absl::Duration timeout)
-    : timeout_(timeout), stub_(v1::ResidentService::NewStub(server::PeerChannel(target))) {}
+GrpcResidentDirectory::GrpcResidentDirectory(const std::string& target, absl::Duration timeout,
+                                             absl::Duration grid_cache_ttl)
+    : timeout_(timeout),
+      stub_(v1::ResidentService::NewStub(server::PeerChannel(target))),
+      grids_(grid_cache_ttl) {}
 
 std::unique_ptr<grpc::ClientContext> GrpcResidentDirectory::Context() const {
   auto ctx = std::make_unique<grpc::ClientContext>();
@@ -41,6 +44,7 @@ std::unique_ptr<grpc::ClientContext> GrpcResidentDirectory::Context() const {
 absl::StatusOr<std::optional<std::string>> GrpcResidentDirectory::LocateGrid(double latitude,
                                                                              double longitude,
                                                                              absl::Time at) {
+  if (std::optional<std::string> known = grids_.Find(latitude, longitude, at)) return known;
   v1::LocateGridRequest req;
   req.mutable_location()->set_latitude(latitude);
   req.mutable_location()->set_longitude(longitude);
@@ -49,7 +53,15 @@ absl::StatusOr<std::optional<std::string>> GrpcResidentDirectory::LocateGrid(dou
   grpc::Status s = stub_->LocateGrid(Context().get(), req, &resp);
   if (s.error_code() == grpc::StatusCode::NOT_FOUND) return std::optional<std::string>();
   if (!s.ok()) return FromGrpc(s, "LocateGrid");
+  if (resp.cell_id() != 0 && resp.has_cell_valid_until()) {
+    grids_.Put(resp.cell_id(), resp.region().code(), at, FromTimestamp(resp.cell_valid_until()));
+  }
   return std::optional<std::string>(resp.region().code());
+}
+
+std::optional<std::string> GrpcResidentDirectory::KnownGrid(double latitude, double longitude,
+                                                            absl::Time at) {
+  return grids_.Find(latitude, longitude, at);
 }
 
 absl::StatusOr<bool> GrpcResidentDirectory::ResidentExists(absl::string_view resident_id) {

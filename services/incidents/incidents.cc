@@ -101,9 +101,16 @@ Incidents::Incidents(IncidentStore* store, const Taxonomy* taxonomy, const Clock
                      ResidentDirectory* directory)
     : store_(store), taxonomy_(taxonomy), clock_(clock), directory_(directory) {}
 
-bool Incidents::NeedsDirectory(const v1::ReportIncidentRequest& req) const {
-  return directory_ != nullptr && ((req.region_code().empty() && req.has_location()) ||
-                                   !req.reporter().resident_id().empty());
+bool Incidents::NeedsDirectory(const v1::ReportIncidentRequest& req, std::string* grid) const {
+  if (directory_ == nullptr) return false;
+  if (!req.reporter().resident_id().empty()) return true;
+  if (!req.region_code().empty() || !req.has_location()) return false;
+  if (grid == nullptr) return true;
+  std::optional<std::string> known =
+      directory_->KnownGrid(req.location().latitude(), req.location().longitude(), clock_->Now());
+  if (!known.has_value()) return true;
+  *grid = *std::move(known);
+  return false;
 }
 
 namespace {
@@ -249,8 +256,8 @@ absl::StatusOr<v1::Incident> Incidents::Report(const v1::ReportIncidentRequest& 
 }
 
 void Incidents::ReportAsync(const v1::ReportIncidentRequest& req, const Caller& caller,
-                            IncidentCallback done) {
-  absl::StatusOr<PreparedReport> prepared = PrepareReport(req, caller);
+                            IncidentCallback done, absl::string_view grid) {
+  absl::StatusOr<PreparedReport> prepared = PrepareReport(req, caller, grid);
   if (!prepared.ok()) {
     done(prepared.status());
     return;

@@ -33,8 +33,10 @@ class Incidents {
             ResidentDirectory* directory = nullptr);
 
   // Whether reporting `req` asks the residents service (a grid from the location, or a
-  // reporter given as a resident id): such reports go through Report on an executor.
-  bool NeedsDirectory(const v1::ReportIncidentRequest& req) const;
+  // reporter given as a resident id): such reports go through Report on an executor. A
+  // report by location whose grid the directory knows without asking does not: `grid`
+  // (when given) is set to it, for ReportAsync.
+  bool NeedsDirectory(const v1::ReportIncidentRequest& req, std::string* grid = nullptr) const;
 
   // Registers a new incident (status reported, version 1) with its SLA deadlines.
   // InvalidArgument naming the field for bad input; a repeated request_id returns the
@@ -44,12 +46,13 @@ class Incidents {
   // event). A reporter resident_id the directory does not know is InvalidArgument.
   absl::StatusOr<v1::Incident> Report(const v1::ReportIncidentRequest& req, const Caller& caller);
 
-  // Report without blocking: validation runs on the calling thread (CPU only), the write
-  // through the store's WriteAsync, and `done` runs once with what Report would return,
-  // possibly on another thread. `done` must not block.
+  // Report without blocking, for a report that needs no directory call: validation runs on
+  // the calling thread (CPU only), the write through the store's WriteAsync, and `done`
+  // runs once with what Report would return, possibly on another thread. `done` must not
+  // block. `grid` is the one NeedsDirectory found for a report by location.
   using IncidentCallback = std::function<void(absl::StatusOr<v1::Incident>)>;
   void ReportAsync(const v1::ReportIncidentRequest& req, const Caller& caller,
-                   IncidentCallback done);
+                   IncidentCallback done, absl::string_view grid = {});
 
   // The incident with its full history. NotFound when unknown (or malformed id).
   absl::StatusOr<v1::Incident> Get(absl::string_view id, const Caller& caller);

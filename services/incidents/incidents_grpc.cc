@@ -36,7 +36,8 @@ absl::Status Into(Result result, v1::IncidentResponse* resp) {
 grpc::ServerUnaryReactor* IncidentGrpc::ReportIncident(grpc::CallbackServerContext* ctx,
                                                        const v1::ReportIncidentRequest* req,
                                                        v1::IncidentResponse* resp) {
-  if (incidents_->NeedsDirectory(*req)) {
+  std::string grid;
+  if (incidents_->NeedsDirectory(*req, &grid)) {
     // It asks the residents service first: a blocking call, so it runs on the executor.
     return Run(ctx, [this, req, resp](const Caller& c) {
       return Into(incidents_->Report(*req, c), resp);
@@ -49,11 +50,13 @@ grpc::ServerUnaryReactor* IncidentGrpc::ReportIncident(grpc::CallbackServerConte
                                  "incidents service is at capacity; retry with backoff"));
     return reactor;
   }
-  incidents_->ReportAsync(*req, CallerOf(*ctx),
-                          [this, reactor, resp](absl::StatusOr<v1::Incident> inc) {
-                            reports_in_flight_.fetch_sub(1);
-                            reactor->Finish(ToGrpcStatus(Into(std::move(inc), resp)));
-                          });
+  incidents_->ReportAsync(
+      *req, CallerOf(*ctx),
+      [this, reactor, resp](absl::StatusOr<v1::Incident> inc) {
+        reports_in_flight_.fetch_sub(1);
+        reactor->Finish(ToGrpcStatus(Into(std::move(inc), resp)));
+      },
+      grid);
   return reactor;
 }
 

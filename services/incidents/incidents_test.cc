@@ -278,8 +278,15 @@ class FakeDirectory final : public ResidentDirectory {
     if (down) return absl::DeadlineExceededError("residents: too slow");
     return id == "r-42";
   }
+  std::optional<std::string> KnownGrid(double latitude, double longitude, absl::Time at) override {
+    (void)longitude;
+    (void)at;
+    if (latitude > 30.0 && latitude < 31.0) return known;
+    return std::nullopt;
+  }
   bool down = false;
   int locates = 0;
+  std::optional<std::string> known;  // what KnownGrid answers for a point in the city
 };
 
 class IncidentsWithDirectoryTest : public IncidentsTest {
@@ -320,6 +327,34 @@ TEST_F(IncidentsWithDirectoryTest, AReportByLocationGetsItsGrid) {
   auto no_directory = incidents_.Report(ByLocation("loc-4", 30.28), Resident("r-42"));
   EXPECT_EQ(no_directory.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StartsWith(no_directory.status().message(), "region_code"));
+}
+
+TEST_F(IncidentsWithDirectoryTest, AGridKnownWithoutAskingLetsTheReportSkipTheCall) {
+  v1::ReportIncidentRequest r = ByLocation("known-1", 30.28);
+  r.mutable_reporter()->clear_resident_id();
+  r.mutable_reporter()->set_name("张先生");
+  r.mutable_reporter()->set_phone("13900001111");
+  std::string grid;
+  EXPECT_TRUE(located_.NeedsDirectory(r, &grid));
+  directory_.known = "3301.06.g01";
+  EXPECT_FALSE(located_.NeedsDirectory(r, &grid));
+  EXPECT_EQ(grid, "3301.06.g01");
+  EXPECT_TRUE(located_.NeedsDirectory(r));  // nowhere to put the grid: ask
+
+  std::optional<absl::StatusOr<v1::Incident>> got;
+  located_.ReportAsync(
+      r, Resident("r-42"), [&got](absl::StatusOr<v1::Incident> inc) { got = std::move(inc); },
+      grid);
+  ASSERT_TRUE(got.has_value());
+  ASSERT_TRUE(got->ok()) << got->status();
+  EXPECT_EQ((*got)->region_code(), "3301.06.g01");
+  EXPECT_FALSE((*got)->grid_pending());
+  EXPECT_EQ(directory_.locates, 0);
+
+  // A named reporter is still checked, and a point the directory does not know is asked.
+  EXPECT_TRUE(located_.NeedsDirectory(ByLocation("known-2", 30.28), &grid));
+  r.mutable_location()->set_latitude(10.0);
+  EXPECT_TRUE(located_.NeedsDirectory(r, &grid));
 }
 
 TEST_F(IncidentsWithDirectoryTest, WithResidentsDownTheReportIsKeptAndItsGridFilledInLater) {

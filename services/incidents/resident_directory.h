@@ -18,6 +18,14 @@ class ResidentDirectory {
   // The code of the grid that covered the point at `at`; nullopt when no grid does.
   virtual absl::StatusOr<std::optional<std::string>> LocateGrid(double latitude, double longitude,
                                                                 absl::Time at) = 0;
+  // The grid that covered the point at `at` if it is known without asking (an answer kept
+  // from an earlier call); nullopt otherwise. Never blocks.
+  virtual std::optional<std::string> KnownGrid(double latitude, double longitude, absl::Time at) {
+    (void)latitude;
+    (void)longitude;
+    (void)at;
+    return std::nullopt;
+  }
   // Whether a resident with this id is in the ledger.
   virtual absl::StatusOr<bool> ResidentExists(absl::string_view resident_id) = 0;
 };

@@ -705,14 +705,20 @@ absl::StatusOr<v1::LocateGridResponse> Residents::LocateGrid(const v1::LocateGri
     return Invalid("location.longitude", "must be within -180..180");
   }
   const absl::Time at = TimeOr(req.at(), clock_->Now());
-  std::optional<std::string> code = grids_.Locate(lat, lng, at);
-  if (!code.has_value()) {
+  std::optional<geo::Located> found = grids_.LocateCell(lat, lng, at);
+  if (!found.has_value()) {
     return absl::NotFoundError(absl::StrCat("no grid covers ", lat, ",", lng));
   }
   v1::LocateGridResponse resp;
-  ASSIGN_OR_RETURN(std::optional<v1::Region> region, FindRegion(*code));
-  if (!region.has_value()) return absl::NotFoundError(absl::StrCat("grid ", *code, " is gone"));
+  ASSIGN_OR_RETURN(std::optional<v1::Region> region, FindRegion(found->grid_code));
+  if (!region.has_value()) {
+    return absl::NotFoundError(absl::StrCat("grid ", found->grid_code, " is gone"));
+  }
   *resp.mutable_region() = *std::move(region);
+  if (found->cell_id != 0) {
+    resp.set_cell_id(found->cell_id);
+    *resp.mutable_cell_valid_until() = ToTimestamp(found->until);
+  }
   return resp;
 }
 

@@ -93,14 +93,14 @@ class IncidentsResidentsTest : public ::testing::Test {
   }
 
   grpc::Status Report(const std::string& request_id, const std::string& resident_id,
-                      v1::Incident* out) {
+                      v1::Incident* out, double latitude = 30.285, double longitude = 120.105) {
     v1::ReportIncidentRequest req;
     req.set_request_id(request_id);
     req.set_category("street_light");
     req.set_title("路灯不亮");
     req.set_channel(v1::CHANNEL_APP);
-    req.mutable_location()->set_latitude(30.285);
-    req.mutable_location()->set_longitude(120.105);
+    req.mutable_location()->set_latitude(latitude);
+    req.mutable_location()->set_longitude(longitude);
     if (resident_id.empty()) {
       req.mutable_reporter()->set_name("张先生");
       req.mutable_reporter()->set_phone("13900001111");
@@ -139,6 +139,28 @@ TEST_F(IncidentsResidentsTest, AReportByLocationGetsItsGridAndResidentReportersM
   s = Report("by-stranger", "r-00000000deadbeef", &inc);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(absl::StartsWith(s.error_message(), "reporter.resident_id")) << s.error_message();
+}
+
+TEST_F(IncidentsResidentsTest, AGridFoundOnceAnswersNearbyReportsWithoutACallForAWhile) {
+  v1::Incident inc;
+  ASSERT_TRUE(Report("first", "", &inc).ok());
+  ASSERT_EQ(inc.region_code(), kGrid);
+
+  // Residents goes away: a report a few metres off still gets its grid, from the answer
+  // kept for the cell around the first.
+  residents_.reset();
+  grpc::Status s = Report("nearby", "", &inc, 30.28503, 120.10497);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(inc.region_code(), kGrid);
+  EXPECT_FALSE(inc.grid_pending());
+
+  // Not in the next grid, which was never asked about; not once the answer is older than
+  // GRIDLOOP_GRID_CACHE_TTL (10 s by default).
+  ASSERT_TRUE(Report("next-grid", "", &inc, 30.285, 120.115).ok());
+  EXPECT_TRUE(inc.grid_pending());
+  clock_.Advance(absl::Seconds(10));
+  ASSERT_TRUE(Report("later", "", &inc, 30.28503, 120.10497).ok());
+  EXPECT_TRUE(inc.grid_pending());
 }
 
 TEST_F(IncidentsResidentsTest, WhileResidentsIsDownReportsAreKeptAndTheirGridComesLater) {

@@ -253,12 +253,17 @@ TEST_F(ResidentsServiceTest, LocateGridFindsTheGridAndFollowsBoundaryChangesAcro
   v1::LocateGridResponse found;
   ASSERT_TRUE(Locate(30.285, 120.105, &found).ok());
   EXPECT_EQ(found.region().code(), "3301.06.003.001.g01");
+  // With a cell around the point that has the same answer, for as long as no boundary
+  // held says otherwise.
+  ASSERT_NE(found.cell_id(), 0);
+  EXPECT_EQ(FromTimestamp(found.cell_valid_until()), clock_.Now() + absl::Hours(1));
   ASSERT_TRUE(Locate(30.285, 120.115, &found).ok());
   EXPECT_EQ(found.region().code(), "3301.06.003.001.g02");
   EXPECT_EQ(Locate(30.5, 120.5, &found).error_code(), grpc::StatusCode::NOT_FOUND);
   // On the shared edge: exactly one of the two, the same every time.
   ASSERT_TRUE(Locate(30.285, 120.11, &found).ok());
   const std::string edge = found.region().code();
+  EXPECT_EQ(found.cell_id(), 0);  // no cell there is clear of the other grid
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(Locate(30.285, 120.11, &found).ok());
     EXPECT_EQ(found.region().code(), edge);
@@ -290,6 +295,9 @@ TEST_F(ResidentsServiceTest, LocateGridFindsTheGridAndFollowsBoundaryChangesAcro
     *past.mutable_at() = ToTimestamp(before);
     ASSERT_TRUE(stub->LocateGrid(Ctx({}).get(), past, &found).ok());
     EXPECT_EQ(found.region().code(), "3301.06.003.001.g02");
+    // That answer held until the move.
+    ASSERT_NE(found.cell_id(), 0);
+    EXPECT_EQ(FromTimestamp(found.cell_valid_until()), clock_.Now());
   }
 }
 

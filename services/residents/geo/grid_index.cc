@@ -36,6 +36,10 @@ constexpr double kBoundMarginRadians = 1e-9;
 constexpr int kMaxCoveringCells = 16;
 constexpr int kMaxCoveringLevel = 20;
 
+// The finest cell an answer comes with (~1 m): a point nearer a boundary than that has no
+// cell, and is asked about again.
+constexpr int kFinestAnswerCell = 24;
+
 absl::Status Invalid(absl::string_view field, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
 }
@@ -249,7 +253,7 @@ std::unique_ptr<GridIndex::Version> GridIndex::UnlinkLocked(uint32_t slot) {
   return version;
 }
 
-void GridIndex::CandidatesLocked(uint64_t leaf_id, absl::Time at,
+void GridIndex::CandidatesLocked(uint64_t leaf_id, std::optional<absl::Time> at,
                                  absl::InlinedVector<Candidate, 8>* out) const {
   const S2CellId leaf(leaf_id);
   // The probes miss the cache in a city-sized map; issuing them all before reading any lets
@@ -265,7 +269,7 @@ void GridIndex::CandidatesLocked(uint64_t leaf_id, absl::Time at,
     auto it = cells_.find(ids[i]);
     if (it == cells_.end()) continue;
     for (const Candidate& candidate : it->second) {
-      if (slots_[candidate.slot]->InForceAt(at)) out->push_back(candidate);
+      if (!at.has_value() || slots_[candidate.slot]->InForceAt(*at)) out->push_back(candidate);
     }
   }
 }
@@ -278,14 +282,8 @@ bool InRange(double latitude, double longitude) {
 
 }  // namespace
 
-std::optional<std::string> GridIndex::Locate(double latitude, double longitude,
-                                             absl::Time at) const {
-  if (!InRange(latitude, longitude)) return std::nullopt;
-  const S2LatLng lat_lng = S2LatLng::FromDegrees(latitude, longitude);
-  const S2Point point = lat_lng.ToPoint();
-  absl::InlinedVector<Candidate, 8> candidates;
-  absl::ReaderMutexLock lock(&mu_);
-  CandidatesLocked(S2CellId(point).id(), at, &candidates);
+const GridIndex::Version* GridIndex::BestLocked(const absl::InlinedVector<Candidate, 8>& candidates,
+                                                const S2LatLng& lat_lng) const {
   // Cells inside a version decide without a test; a polygon is tested only if its code
   // could still beat the best found.
   const Version* best = nullptr;
@@ -295,6 +293,7 @@ std::optional<std::string> GridIndex::Locate(double latitude, double longitude,
       best = version;
     }
   }
+  const S2Point point = lat_lng.ToPoint();
   for (const Candidate& candidate : candidates) {
     const Version* version = slots_[candidate.slot].get();
     if (!candidate.interior && (best == nullptr || version->grid_code < best->grid_code) &&
@@ -302,8 +301,65 @@ std::optional<std::string> GridIndex::Locate(double latitude, double longitude,
       best = version;
     }
   }
+  return best;
+}
+
+std::optional<std::string> GridIndex::Locate(double latitude, double longitude,
+                                             absl::Time at) const {
+  if (!InRange(latitude, longitude)) return std::nullopt;
+  const S2LatLng lat_lng = S2LatLng::FromDegrees(latitude, longitude);
+  absl::InlinedVector<Candidate, 8> candidates;
+  absl::ReaderMutexLock lock(&mu_);
+  CandidatesLocked(S2CellId(lat_lng).id(), at, &candidates);
+  const Version* best = BestLocked(candidates, lat_lng);
   if (best == nullptr) return std::nullopt;
   return best->grid_code;
+}
+
+std::optional<Located> GridIndex::LocateCell(double latitude, double longitude,
+                                             absl::Time at) const {
+  if (!InRange(latitude, longitude)) return std::nullopt;
+  const S2LatLng lat_lng = S2LatLng::FromDegrees(latitude, longitude);
+  const S2CellId leaf(lat_lng);
+  absl::InlinedVector<Candidate, 8> candidates;
+  absl::ReaderMutexLock lock(&mu_);
+  CandidatesLocked(leaf.id(), at, &candidates);
+  const Version* best = BestLocked(candidates, lat_lng);
+  if (best == nullptr) return std::nullopt;
+  Located found{best->grid_code, 0, std::min(best->valid_to, at + kCellHorizon)};
+  if (levels_in_use_ == 0) return found;
+
+  // Every version listed at the point, whenever in force: one that comes into force before
+  // `until` ends the answer there; those in force now must keep off the cell.
+  absl::InlinedVector<Candidate, 8> listed;
+  CandidatesLocked(leaf.id(), std::nullopt, &listed);
+  absl::InlinedVector<const Version*, 8> neighbours;
+  for (const Candidate& candidate : listed) {
+    const Version* version = slots_[candidate.slot].get();
+    if (version == best || version->valid_to <= at || version->valid_from >= found.until) {
+      continue;
+    }
+    if (version->valid_from > at) {
+      found.until = version->valid_from;
+    } else {
+      neighbours.push_back(version);
+    }
+  }
+  // No coarser cell than the finest covering level: a covering cell that touches a cell
+  // at least that fine contains it, so it is listed at the point and seen above.
+  const int finest_in_use = static_cast<int>(std::bit_width(levels_in_use_)) - 1;
+  for (int level = finest_in_use; level <= kFinestAnswerCell; ++level) {
+    const S2Cell cell(leaf.parent(level));
+    if (!best->polygon->Contains(cell)) continue;
+    const bool clear = std::none_of(neighbours.begin(), neighbours.end(), [&](const Version* v) {
+      return v->polygon->MayIntersect(cell);
+    });
+    if (clear) {
+      found.cell_id = cell.id().id();
+      break;
+    }
+  }
+  return found;
 }
 
 std::vector<std::string> GridIndex::LocateAll(double latitude, double longitude,

@@ -18,9 +18,24 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
+class S2LatLng;
 class S2Polygon;
 
 namespace gridloop::residents::geo {
+
+// A grid found for a point, and how far the answer reaches around it.
+struct Located {
+  std::string grid_code;
+  // An S2 cell (its S2CellId::id()) around the point, every point of which has this same
+  // answer from the time asked until `until`, as far as the versions held now tell; 0 when
+  // the point is too near another grid's boundary for any cell to be clear of it.
+  uint64_t cell_id = 0;
+  absl::Time until = absl::InfinitePast();
+};
+
+// How far ahead an answer's cell is vouched for: boundary versions added later are
+// unknown to it, so callers bound it further by how stale they may be.
+inline constexpr absl::Duration kCellHorizon = absl::Hours(1);
 
 // A point on the earth, WGS-84 degrees.
 struct LatLng {
@@ -93,6 +108,12 @@ class GridIndex {
   // allows) the smallest grid code wins; LocateAll reveals the overlap.
   std::optional<std::string> Locate(double latitude, double longitude, absl::Time at) const;
 
+  // As Locate, with a cell around the point that has the same answer: a caller may reuse
+  // it for any point of the cell until `until` (at most kCellHorizon after `at`). The cell
+  // lies wholly inside the grid found, clear of every other version in force at `at`, and
+  // `until` comes before any version touching it starts or ends.
+  std::optional<Located> LocateCell(double latitude, double longitude, absl::Time at) const;
+
   // Every grid whose version in force at `at` contains the point, sorted and distinct.
   std::vector<std::string> LocateAll(double latitude, double longitude, absl::Time at) const;
 
@@ -111,11 +132,16 @@ class GridIndex {
   // One past the finest S2 cell level.
   static constexpr int kLevels = 31;
 
-  // Appends to `out` the versions in force at `at` listed under the cells that contain the
-  // leaf cell `leaf_id`.
-  void CandidatesLocked(uint64_t leaf_id, absl::Time at,
+  // Appends to `out` the versions listed under the cells that contain the leaf cell
+  // `leaf_id`: those in force at `at`, or every one with `at` unset.
+  void CandidatesLocked(uint64_t leaf_id, std::optional<absl::Time> at,
                         absl::InlinedVector<Candidate, 8>* out) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  // Of the candidates in force, the version that contains the point (the smallest code
+  // where they overlap); null when none does.
+  const Version* BestLocked(const absl::InlinedVector<Candidate, 8>& candidates,
+                            const S2LatLng& lat_lng) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   void LinkLocked(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::unique_ptr<Version> UnlinkLocked(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -166,6 +166,27 @@ void IndexLocate(benchmark::State& state) {
 }
 BENCHMARK(IndexLocate)->Arg(kSmallGrids)->Arg(kCityGrids)->UseRealTime()->Threads(1)->Threads(2);
 
+// What LocateGrid answers with: the grid and a cell around the point with the same answer.
+void IndexLocateCell(benchmark::State& state) {
+  const Fixture& fixture = FixtureFor(state.range(0));
+  size_t i = 0;
+  int64_t with_cell = 0;
+  for (auto _ : state) {
+    const LatLng& p = fixture.points[i++ & (fixture.points.size() - 1)];
+    const std::optional<Located> found = fixture.index.LocateCell(p.latitude, p.longitude, kNow);
+    if (!found.has_value()) {
+      state.SkipWithError("a point inside the city found no grid");
+      break;
+    }
+    with_cell += found->cell_id != 0;
+    benchmark::DoNotOptimize(found);
+  }
+  state.counters["with_cell"] = static_cast<double>(with_cell) /
+                                static_cast<double>(std::max<int64_t>(1, state.iterations()));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(IndexLocateCell)->Arg(kSmallGrids)->Arg(kCityGrids)->UseRealTime();
+
 // The baseline: every polygon tested, as a table scan would.
 void LinearScanLocate(benchmark::State& state) {
   const std::vector<Boundary> grids = City(kSmallRows, kSmallColumns);

@@ -16,6 +16,8 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "s2/s2cell.h"
+#include "s2/s2cell_id.h"
 #include "s2/s2latlng.h"
 #include "s2/s2polygon.h"
 
@@ -293,6 +295,143 @@ TEST(GridIndex, OverlappingGridsResolveToTheSmallestCodeAndAreReported) {
     EXPECT_THAT(index.Locate(kLat0 + 0.25 * kStep, kLng0 + 0.25 * kStep, kNow),
                 Optional(std::string("B")));
   }
+}
+
+// Points spread over the cell, its corners pulled in by a millionth of its size so none lies
+// on a neighbouring cell's edge.
+std::vector<S2LatLng> PointsOf(uint64_t cell_id) {
+  const S2Cell cell{S2CellId(cell_id)};
+  const S2Point center = cell.GetCenter();
+  std::vector<S2LatLng> points = {S2LatLng(center)};
+  for (int k = 0; k < 4; ++k) {
+    const S2Point corner = cell.GetVertex(k);
+    points.emplace_back((corner * 0.999999 + center * 0.000001).Normalize());
+    points.emplace_back((corner * 0.5 + center * 0.5).Normalize());
+  }
+  return points;
+}
+
+TEST(GridIndex, AnAnswersCellHasThatAnswerAllOver) {
+  constexpr int kSide = 6;
+  GridIndex index;
+  AddAll(index, Tessellation(kSide, kSide));
+
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> anywhere(0, kSide * kStep);
+  int with_cell = 0;
+  for (int i = 0; i < 2000; ++i) {
+    const double lat = kLat0 + anywhere(rng);
+    const double lng = kLng0 + anywhere(rng);
+    const std::optional<Located> found = index.LocateCell(lat, lng, kNow);
+    ASSERT_TRUE(found.has_value()) << lat << ", " << lng;
+    EXPECT_THAT(index.Locate(lat, lng, kNow), Optional(found->grid_code));
+    EXPECT_EQ(found->until, kNow + kCellHorizon);
+    if (found->cell_id == 0) continue;
+    ++with_cell;
+    const S2CellId cell(found->cell_id);
+    ASSERT_TRUE(cell.is_valid());
+    ASSERT_TRUE(cell.contains(S2CellId(S2LatLng::FromDegrees(lat, lng))));
+    for (const S2LatLng& p : PointsOf(found->cell_id)) {
+      ASSERT_THAT(index.LocateAll(p.lat().degrees(), p.lng().degrees(), kNow),
+                  ElementsAre(found->grid_code))
+          << "cell " << cell.ToToken() << " around " << lat << ", " << lng;
+    }
+  }
+  // Only points within a metre or so of an edge go without.
+  EXPECT_GT(with_cell, 1990);
+}
+
+TEST(GridIndex, AnAnswersCellKeepsClearOfASmallGridNearby) {
+  // B lies inside A (bad data, but it happens): a cell around a point of A that held B
+  // would be wrong for B's points, though B is nowhere near the point itself.
+  const Boundary a = Square("A", kLat0, kLng0, 4 * kStep);
+  const Boundary b = Square("B", kLat0 + 2 * kStep, kLng0 + 2 * kStep, kStep / 10);
+  GridIndex index;
+  AddAll(index, {a, b});
+  auto b_polygon = BuildPolygon(b);
+  ASSERT_TRUE(b_polygon.ok());
+  for (const double d : {0.5, 1.0, 1.5, 1.9}) {
+    const std::optional<Located> found =
+        index.LocateCell(kLat0 + d * kStep, kLng0 + d * kStep, kNow);
+    ASSERT_TRUE(found.has_value());
+    EXPECT_EQ(found->grid_code, "A");
+    ASSERT_NE(found->cell_id, 0) << d;
+    EXPECT_FALSE((*b_polygon)->MayIntersect(S2Cell(S2CellId(found->cell_id)))) << d;
+  }
+}
+
+TEST(GridIndex, APointByAnEdgeGetsASmallCellOrNone) {
+  const std::vector<Boundary> pair = Tessellation(1, 2);
+  GridIndex index;
+  AddAll(index, pair);
+  const double lat = kLat0 + kStep / 2;
+  const double edge = kLng0 + kStep;
+
+  const std::optional<Located> middle = index.LocateCell(lat, kLng0 + kStep / 2, kNow);
+  const std::optional<Located> near = index.LocateCell(lat, edge - 2e-5, kNow);  // ~2 m
+  const std::optional<Located> on = index.LocateCell(lat, edge - 1e-8, kNow);    // ~1 mm
+  ASSERT_TRUE(middle.has_value() && near.has_value() && on.has_value());
+  EXPECT_EQ(near->grid_code, "G0000");
+  ASSERT_NE(middle->cell_id, 0);
+  ASSERT_NE(near->cell_id, 0);
+  EXPECT_LT(S2CellId(middle->cell_id).level(), S2CellId(near->cell_id).level());
+  EXPECT_EQ(on->cell_id, 0);
+  EXPECT_THAT(index.Locate(lat, edge - 1e-8, kNow), Optional(on->grid_code));
+}
+
+TEST(GridIndex, AnAnswerEndsWhenAVersionTouchingItsCellStartsOrEnds) {
+  const double lat = kLat0 + kStep / 2;
+  const double lng = kLng0 + kStep / 2;
+  {
+    // The grid itself is redrawn next month.
+    GridIndex index;
+    ASSERT_TRUE(
+        index.Upsert(Square("A", kLat0, kLng0, kStep, kLastYear, kNow + absl::Minutes(20))).ok());
+    const std::optional<Located> found = index.LocateCell(lat, lng, kNow);
+    ASSERT_TRUE(found.has_value());
+    EXPECT_NE(found->cell_id, 0);
+    EXPECT_EQ(found->until, kNow + absl::Minutes(20));
+  }
+  {
+    // A neighbour grows over the point in ten minutes.
+    GridIndex index;
+    ASSERT_TRUE(index.Upsert(Square("A", kLat0, kLng0)).ok());
+    Boundary grown = Square("B", kLat0, kLng0 + kStep / 4, kStep, kNow + absl::Minutes(10));
+    ASSERT_TRUE(index.Upsert(grown).ok());
+    const std::optional<Located> found = index.LocateCell(lat, lng, kNow);
+    ASSERT_TRUE(found.has_value());
+    EXPECT_EQ(found->grid_code, "A");
+    EXPECT_NE(found->cell_id, 0);
+    EXPECT_EQ(found->until, kNow + absl::Minutes(10));
+    // Long past versions and those beyond the horizon change nothing.
+    GridIndex later;
+    ASSERT_TRUE(later.Upsert(Square("A", kLat0, kLng0)).ok());
+    Boundary old = Square("C", kLat0, kLng0, kStep, kLastYear, kRedrawn);
+    old.version_id = "C@old";
+    ASSERT_TRUE(later.Upsert(old).ok());
+    ASSERT_TRUE(later.Upsert(Square("D", kLat0, kLng0, kStep, kNow + 2 * kCellHorizon)).ok());
+    const std::optional<Located> unchanged = later.LocateCell(lat, lng, kNow);
+    ASSERT_TRUE(unchanged.has_value());
+    EXPECT_EQ(unchanged->grid_code, "A");
+    EXPECT_EQ(unchanged->until, kNow + kCellHorizon);
+  }
+}
+
+TEST(GridIndex, WhereGridsOverlapNoCellIsVouchedFor) {
+  GridIndex index;
+  AddAll(index, {Square("B", kLat0, kLng0), Square("A", kLat0 + kStep / 2, kLng0 + kStep / 2)});
+  const std::optional<Located> both =
+      index.LocateCell(kLat0 + 0.75 * kStep, kLng0 + 0.75 * kStep, kNow);
+  ASSERT_TRUE(both.has_value());
+  EXPECT_EQ(both->grid_code, "A");
+  EXPECT_EQ(both->cell_id, 0);
+  const std::optional<Located> only_b =
+      index.LocateCell(kLat0 + 0.25 * kStep, kLng0 + 0.25 * kStep, kNow);
+  ASSERT_TRUE(only_b.has_value());
+  EXPECT_EQ(only_b->grid_code, "B");
+  EXPECT_NE(only_b->cell_id, 0);
+  EXPECT_EQ(index.LocateCell(kLat0 - kStep, kLng0, kNow), std::nullopt);
+  EXPECT_EQ(index.LocateCell(91, kLng0, kNow), std::nullopt);
 }
 
 TEST(GridIndex, AcceptsRingsInEitherOrientationWithOrWithoutTheClosingPoint) {
