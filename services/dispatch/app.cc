@@ -155,8 +155,13 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
       std::make_unique<GrpcIncidentCommands>(config.incidents_addr, config.peer_timeout);
   app->residents_ =
       std::make_unique<GrpcStaffDirectory>(config.residents_addr, config.peer_timeout);
-  app->staff_ =
-      std::make_unique<CachingStaffDirectory>(app->residents_.get(), config.staff_cache_ttl);
+  // One thread: renewals are a few a second per busy grid, and each waits on residents.
+  app->renewer_ = std::make_unique<server::Executor>(1, 1000);
+  app->staff_ = std::make_unique<CachingStaffDirectory>(
+      app->residents_.get(), config.staff_cache_ttl, SystemClock::Get(), 10000,
+      [renewer = app->renewer_.get()](absl::AnyInvocable<void() &&> renewal) {
+        return renewer->Post(std::move(renewal));
+      });
   DispatcherOptions dopts;
   dopts.offer_ttl = config.offer_ttl;
   app->dispatcher_ = std::make_unique<Dispatcher>(
@@ -218,7 +223,10 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
     raw->timers_->Stop();
     raw->refresher_->Stop();
   });
-  app->server_->OnShutdown([raw] { raw->executor_->Shutdown(); });
+  app->server_->OnShutdown([raw] {
+    raw->executor_->Shutdown();
+    raw->renewer_->Shutdown();
+  });
   app->server_->OnShutdown([raw] {
     if (raw->relay_ != nullptr) {
       (void)raw->relay_->RunOnce();
@@ -246,6 +254,7 @@ App::~App() {
   if (timers_ != nullptr) timers_->Stop();
   if (refresher_ != nullptr) refresher_->Stop();
   if (executor_ != nullptr) executor_->Shutdown();
+  if (renewer_ != nullptr) renewer_->Shutdown();
   if (relay_ != nullptr) relay_->Stop();
 }
 

@@ -107,6 +107,8 @@ class App {
   std::unique_ptr<GrpcIncidentCommands> incidents_;
   std::unique_ptr<GrpcStaffDirectory> residents_;
   std::unique_ptr<CachingStaffDirectory> staff_;  // over residents_
+  // Renews staff_'s answers ahead of need; destroyed (drained) before staff_.
+  std::unique_ptr<server::Executor> renewer_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<Volunteers> volunteers_;
   std::unique_ptr<server::Executor> executor_;
