@@ -321,18 +321,21 @@ std::optional<Located> GridIndex::LocateCell(double latitude, double longitude,
   if (!InRange(latitude, longitude)) return std::nullopt;
   const S2LatLng lat_lng = S2LatLng::FromDegrees(latitude, longitude);
   const S2CellId leaf(lat_lng);
-  absl::InlinedVector<Candidate, 8> candidates;
+  // Every version listed at the point, whenever in force; the answer is among those in
+  // force at `at`.
+  absl::InlinedVector<Candidate, 8> listed;
   absl::ReaderMutexLock lock(&mu_);
-  CandidatesLocked(leaf.id(), at, &candidates);
+  CandidatesLocked(leaf.id(), std::nullopt, &listed);
+  absl::InlinedVector<Candidate, 8> candidates;
+  for (const Candidate& candidate : listed) {
+    if (slots_[candidate.slot]->InForceAt(at)) candidates.push_back(candidate);
+  }
   const Version* best = BestLocked(candidates, lat_lng);
   if (best == nullptr) return std::nullopt;
   Located found{best->grid_code, 0, std::min(best->valid_to, at + kCellHorizon)};
-  if (levels_in_use_ == 0) return found;
 
-  // Every version listed at the point, whenever in force: one that comes into force before
-  // `until` ends the answer there; those in force now must keep off the cell.
-  absl::InlinedVector<Candidate, 8> listed;
-  CandidatesLocked(leaf.id(), std::nullopt, &listed);
+  // Of the others, one that comes into force before `until` ends the answer there; those
+  // in force now must keep off the cell.
   absl::InlinedVector<const Version*, 8> neighbours;
   for (const Candidate& candidate : listed) {
     const Version* version = slots_[candidate.slot].get();
