@@ -2,13 +2,16 @@
 #define GRIDLOOP_COMMON_OUTBOX_RELAY_H_
 
 #include <atomic>
+#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -47,6 +50,14 @@ struct RelayOptions {
 // after its delivery report said "persisted", so at worst it is published twice (a
 // report "possibly persisted" counts as not delivered and is re-sent); consumers dedupe.
 // A producer that hit a fatal error is replaced through the factory.
+//
+// Sending is pipelined: a pass reads each stream past what is already in flight and sends
+// at once, without waiting for the earlier sends' acknowledgements, and deletes whatever
+// has been acknowledged since the last pass in the same round trip to Redis. One key's
+// records still reach Kafka in stream order (the producer is idempotent, so retries keep
+// a partition's order). A failed delivery stops its stream until everything in flight
+// from it has come back; the stream is then read again from its oldest entry, which
+// re-sends the failed entry and any after it that were acknowledged meanwhile.
 // Thread-safe. Runs one thread between Start() and Stop().
 class Relay {
  public:
@@ -60,49 +71,95 @@ class Relay {
   Relay& operator=(const Relay&) = delete;
 
   void Start();
-  // Finishes the pass in hand (waiting for its deliveries), flushes the producer and
-  // releases the leases so another replica takes over at once. Idempotent.
+  // Stops the thread, waits for the deliveries in flight (flushing the producer), deletes
+  // what they acknowledged and releases the leases so another replica takes over at once.
+  // Idempotent.
   void Stop();
 
   // Something was just written: look now rather than at the next idle poll.
   void Notify();
 
-  // One pass over every stream this relay can lease: publish, wait, delete. Returns the
-  // number of entries published and deleted. For tests and for the loop.
+  // One whole pass over every stream this relay can lease: publish, wait for every
+  // delivery in flight, delete. Returns the number of entries published and deleted. For
+  // tests and for a last pass before Stop().
   absl::StatusOr<int> RunOnce();
 
-  // Entries in the streams at the last look (published ones are deleted at once, so this
-  // is the backlog).
+  // Entries in the streams at the last look, less those deleted since (published ones are
+  // deleted as their acknowledgements come, so this is the backlog).
   int64_t lag() const { return lag_.load(); }
   int64_t published() const { return published_.load(); }
+  // Deliveries sent and not yet acknowledged (or failed).
+  int64_t in_flight() const;
+  // Deliveries that came back failed (each was or will be sent again).
+  int64_t failed_deliveries() const;
 
  private:
+  // Shared with the delivery callbacks, which may run after the relay is gone (for records
+  // still queued when a producer is destroyed).
+  struct Delivery {
+    std::string id;
+    absl::Time sent_at;
+    std::atomic<bool> done{false};
+    absl::Status result;  // written before `done` is set
+  };
+  struct Signals {
+    absl::Mutex mu;
+    bool notified ABSL_GUARDED_BY(mu) = false;
+    bool stopping ABSL_GUARDED_BY(mu) = false;
+    // Set when a delivery came back that the loop should act on: a failure, the last one
+    // in flight, or any while a stream waits for room (`want_room`).
+    bool delivered ABSL_GUARDED_BY(mu) = false;
+    bool want_room ABSL_GUARDED_BY(mu) = false;
+    int64_t in_flight ABSL_GUARDED_BY(mu) = 0;
+    int64_t failed ABSL_GUARDED_BY(mu) = 0;
+  };
   struct Entry {
-    std::string stream;
     std::string id;
     std::string key;
     std::string value;
   };
+  // What this relay knows of one stream it holds.
+  struct StreamState {
+    std::string cursor;  // the last id sent; empty: read from the oldest entry
+    std::deque<std::shared_ptr<Delivery>> in_flight;  // sent and not yet deleted, in order
+    bool failed = false;  // a delivery failed: read nothing until in_flight has come back
+    absl::Time retry_at = absl::InfinitePast();
+    absl::Duration backoff;  // before reading again after a failure; doubles per failure
+  };
+  struct PassResult {
+    int deleted = 0;
+    bool more = false;     // a stream returned a full batch: more is waiting
+    bool starved = false;  // a stream had its limit in flight and was not read
+    absl::Status failure;  // the first failed delivery seen, if any
+    absl::Time next_retry = absl::InfiniteFuture();  // earliest failed stream's retry
+  };
 
   void Loop();
+  absl::StatusOr<PassResult> Pass(bool read) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  absl::Status CheckLeases(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  // Sends `entries` of one stream in order; stops at the first that cannot be enqueued.
+  absl::Status Send(StreamState& state, std::vector<Entry> entries)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  void ResetStreams() ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   absl::StatusOr<bool> HoldLease(const std::string& stream);
-  void ReleaseLeases();
-  absl::Status EnsureProducer();
+  void ReleaseLeases() ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  absl::Status EnsureProducer(bool* replaced) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   absl::Status UpdateLag();
+  bool WaitInFlight(absl::Duration timeout);
 
   redis::Client* const redis_;
   const ProducerFactory producer_factory_;
   const RelayOptions options_;
   const std::string owner_;
-  std::unique_ptr<kafka::Producer> producer_;  // used by the loop thread (or RunOnce caller)
-  absl::Time lease_checked_ = absl::InfinitePast();
-  std::vector<std::string> held_;  // streams whose lease this relay holds
-  absl::Time lag_checked_ = absl::InfinitePast();
+  const std::shared_ptr<Signals> signals_ = std::make_shared<Signals>();
 
-  absl::Mutex mu_;
-  bool notified_ ABSL_GUARDED_BY(mu_) = false;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Mutex run_mu_;  // one pass at a time
+  std::unique_ptr<kafka::Producer> producer_ ABSL_GUARDED_BY(run_mu_);
+  absl::Time lease_checked_ ABSL_GUARDED_BY(run_mu_) = absl::InfinitePast();
+  // The streams whose lease this relay holds, and what it has in flight from each.
+  std::map<std::string, StreamState> held_ ABSL_GUARDED_BY(run_mu_);
+  absl::Time lag_checked_ ABSL_GUARDED_BY(run_mu_) = absl::InfinitePast();
+
   std::thread thread_;
   std::atomic<int64_t> lag_{0};
   std::atomic<int64_t> published_{0};

@@ -347,5 +347,78 @@ TEST_F(RelayTest, NotifyWakesTheRunningRelay) {
   EXPECT_EQ(LeaseHolder(kStreamB), "");
 }
 
+TEST_F(RelayTest, SendsNewEntriesWhileEarlierOnesAwaitTheirAcknowledgement) {
+  // Its own cluster, down from the start: nothing is acknowledged until it comes up.
+  absl::StatusOr<std::unique_ptr<MockKafkaCluster>> cluster = MockKafkaCluster::Start(1);
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  ASSERT_TRUE((*cluster)->CreateTopic(topic_, 3).ok());
+  RelayOptions options = Options("relay-pipelined");
+  options.idle_poll = absl::Minutes(5);  // only Notify() makes it read
+  Relay relay(redis_.get(), Producers(**cluster, /*delivery_timeout=*/absl::Seconds(60)), options);
+  relay.Start();
+  ASSERT_TRUE(Eventually([&] { return LeaseHolder(kStreamA) == "relay-pipelined"; }));
+  ASSERT_TRUE((*cluster)->SetAllBrokersDown().ok());
+
+  for (int i = 0; i < 3; ++i) Append(kStreamA, "inc-1", absl::StrCat("v", i));
+  relay.Notify();
+  ASSERT_TRUE(Eventually([&] { return relay.in_flight() == 3; }));
+  // The first three are still unacknowledged: the next ones go out behind them at once,
+  // and nothing already in flight is read and sent a second time.
+  for (int i = 3; i < 5; ++i) Append(kStreamA, "inc-1", absl::StrCat("v", i));
+  Append(kStreamB, "inc-2", "v0");
+  relay.Notify();
+  ASSERT_TRUE(Eventually([&] { return relay.in_flight() == 6; }));
+  EXPECT_EQ(Len(kStreamA), 5);
+  EXPECT_EQ(relay.published(), 0);
+
+  ASSERT_TRUE((*cluster)->SetAllBrokersUp().ok());
+  EXPECT_TRUE(
+      Eventually([&] { return Len(kStreamA) == 0 && Len(kStreamB) == 0 && relay.in_flight() == 0; },
+                 absl::Seconds(20)));
+  EXPECT_EQ(relay.published(), 6);
+  std::map<std::string, std::vector<std::string>> by_key =
+      ValuesByKey(ReadTopic((*cluster)->bootstrap(), topic_, 6, kWait));
+  EXPECT_THAT(by_key["inc-1"], ElementsAre("v0", "v1", "v2", "v3", "v4"));
+  EXPECT_THAT(by_key["inc-2"], ElementsAre("v0"));
+  relay.Stop();
+}
+
+TEST_F(RelayTest, RunningRelayResendsAFailedDeliveryAndWhatFollowedItInOrder) {
+  absl::StatusOr<std::unique_ptr<MockKafkaCluster>> cluster = MockKafkaCluster::Start(1);
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  ASSERT_TRUE((*cluster)->CreateTopic(topic_, 3).ok());
+  Relay relay(redis_.get(), Producers(**cluster, /*delivery_timeout=*/absl::Seconds(1)),
+              Options("relay-resend"));
+  relay.Start();
+  Append(kStreamA, "inc-1", "v0");
+  relay.Notify();
+  ASSERT_TRUE(Eventually([&] { return Len(kStreamA) == 0; }, absl::Seconds(20)));
+
+  // Sent while the broker is away: every delivery fails after a second, and the stream
+  // is read again from its oldest entry until the broker is back.
+  ASSERT_TRUE((*cluster)->SetAllBrokersDown().ok());
+  for (int i = 1; i < 4; ++i) {
+    Append(kStreamA, "inc-1", absl::StrCat("v", i));
+    relay.Notify();
+  }
+  ASSERT_TRUE(Eventually([&] { return relay.failed_deliveries() >= 3; }));
+  EXPECT_EQ(Len(kStreamA), 3);
+  ASSERT_TRUE((*cluster)->SetAllBrokersUp().ok());
+  EXPECT_TRUE(Eventually([&] { return Len(kStreamA) == 0; }, absl::Seconds(20)));
+
+  // At least once, and the last copy of each value comes after every earlier value's.
+  std::vector<kafka::Record> records = ReadTopic((*cluster)->bootstrap(), topic_, 4, kWait);
+  std::vector<std::string> values = ValuesByKey(records)["inc-1"];
+  ASSERT_FALSE(values.empty());
+  EXPECT_EQ(values.front(), "v0");
+  EXPECT_EQ(values.back(), "v3");
+  std::map<std::string, size_t> last;
+  for (size_t i = 0; i < values.size(); ++i) last[values[i]] = i;
+  ASSERT_EQ(last.size(), 4u);
+  EXPECT_LT(last["v1"], last["v2"]);
+  EXPECT_LT(last["v2"], last["v3"]);
+  relay.Stop();
+}
+
 }  // namespace
 }  // namespace gridloop::outbox
