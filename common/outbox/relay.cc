@@ -102,25 +102,25 @@ void Relay::Loop() {
   // batch, or at the idle poll (entries written by a process that did not notify).
   absl::Time next_read = absl::InfinitePast();
   absl::Time next_retry = absl::InfiniteFuture();
-  bool starved = false;
   while (true) {
     bool read = false;
     {
       absl::MutexLock lock(&signals_->mu);
       Signals* sig = signals_.get();
-      sig->want_room = starved;
+      // A pass reads only once everything sent before has come back: under load the
+      // entries written meanwhile then go out together, in fewer and larger batches,
+      // which is what keeps the broker's work per record down.
       auto wake = [sig]() ABSL_SHARED_LOCKS_REQUIRED(sig->mu) {
-        return sig->notified || sig->stopping || sig->delivered;
+        return sig->stopping || sig->delivered || (sig->notified && sig->in_flight == 0);
       };
       const absl::Time until = std::min(next_read, next_retry);
-      sig->mu.AwaitWithTimeout(absl::Condition(&wake),
-                               std::max(absl::ZeroDuration(), until - absl::Now()));
+      const absl::Duration wait = sig->in_flight > 0 ? kOverdue : until - absl::Now();
+      sig->mu.AwaitWithTimeout(absl::Condition(&wake), std::max(absl::ZeroDuration(), wait));
       if (sig->stopping) return;
       const absl::Time now = absl::Now();
-      read = sig->notified || (starved && sig->delivered) || now >= next_read || now >= next_retry;
-      sig->notified = false;
+      read = sig->in_flight == 0 && (sig->notified || now >= next_read || now >= next_retry);
+      if (read) sig->notified = false;
       sig->delivered = false;
-      sig->want_room = false;
     }
     absl::StatusOr<PassResult> r;
     {
@@ -132,7 +132,6 @@ void Relay::Loop() {
                 {{"error", r.status().ToString()}, {"topic", options_.topic}});
       next_read = absl::Now() + backoff;
       backoff = std::min(backoff * 2, options_.retry_backoff * 16);
-      starved = false;
       continue;
     }
     backoff = options_.retry_backoff;
@@ -141,10 +140,7 @@ void Relay::Loop() {
                 {{"error", r->failure.ToString()}, {"topic", options_.topic}});
     }
     next_retry = r->next_retry;
-    if (read) {
-      starved = r->starved;
-      next_read = r->more ? absl::InfinitePast() : absl::Now() + options_.idle_poll;
-    }
+    if (read) next_read = r->more ? absl::InfinitePast() : absl::Now() + options_.idle_poll;
   }
 }
 
@@ -311,10 +307,7 @@ absl::StatusOr<Relay::PassResult> Relay::Pass(bool read) {
       const auto limit = static_cast<size_t>(options_.batch);
       const size_t room = limit - std::min(state.in_flight.size(), limit);
       if (state.failed || state.retry_at > now) continue;
-      if (room == 0) {
-        result.starved = true;
-        continue;
-      }
+      if (room == 0) continue;
       // Exclusive of the cursor: what is in flight is not read again.
       std::string from = state.cursor.empty() ? "-" : absl::StrCat("(", state.cursor);
       cmds.push_back({"XRANGE", stream, std::move(from), "+", "COUNT", absl::StrCat(room)});
@@ -387,10 +380,8 @@ absl::Status Relay::Send(StreamState& state, std::vector<Entry> entries) {
           absl::MutexLock lock(&sig->mu);
           --sig->in_flight;
           if (failed) ++sig->failed;
-          // Wake the loop only when it has something to do: a failure to handle, room for
-          // a stream at its limit, or the last acknowledgement to turn into deletes. Under
-          // load the deletes ride along with the next pass's reads instead.
-          if (failed || sig->want_room || sig->in_flight == 0) sig->delivered = true;
+          // The loop waits for the last one; a failure it handles at once.
+          if (failed || sig->in_flight == 0) sig->delivered = true;
         });
     if (!enq.ok()) {
       // Not enqueued: no callback will come for it or for those after it. Later entries

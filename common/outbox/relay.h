@@ -51,13 +51,12 @@ struct RelayOptions {
 // report "possibly persisted" counts as not delivered and is re-sent); consumers dedupe.
 // A producer that hit a fatal error is replaced through the factory.
 //
-// Sending is pipelined: a pass reads each stream past what is already in flight and sends
-// at once, without waiting for the earlier sends' acknowledgements, and deletes whatever
-// has been acknowledged since the last pass in the same round trip to Redis. One key's
-// records still reach Kafka in stream order (the producer is idempotent, so retries keep
-// a partition's order). A failed delivery stops its stream until everything in flight
-// from it has come back; the stream is then read again from its oldest entry, which
-// re-sends the failed entry and any after it that were acknowledged meanwhile.
+// A pass reads each stream from just past the last entry it sent, and a pass that reads
+// waits until everything sent before has come back: under load, what was written
+// meanwhile goes out together in one batch. The acknowledged entries are deleted in the
+// same round trip to Redis as the next pass's reads. A failed delivery stops its stream;
+// the stream is then read again from its oldest entry after a backoff, which re-sends the
+// failed entry and any after it that were acknowledged meanwhile, in order.
 // Thread-safe. Runs one thread between Start() and Stop().
 class Relay {
  public:
@@ -106,10 +105,9 @@ class Relay {
     absl::Mutex mu;
     bool notified ABSL_GUARDED_BY(mu) = false;
     bool stopping ABSL_GUARDED_BY(mu) = false;
-    // Set when a delivery came back that the loop should act on: a failure, the last one
-    // in flight, or any while a stream waits for room (`want_room`).
+    // Set when a delivery came back that the loop should act on: a failure, or the last
+    // one in flight.
     bool delivered ABSL_GUARDED_BY(mu) = false;
-    bool want_room ABSL_GUARDED_BY(mu) = false;
     int64_t in_flight ABSL_GUARDED_BY(mu) = 0;
     int64_t failed ABSL_GUARDED_BY(mu) = 0;
   };
@@ -129,7 +127,6 @@ class Relay {
   struct PassResult {
     int deleted = 0;
     bool more = false;     // a stream returned a full batch: more is waiting
-    bool starved = false;  // a stream had its limit in flight and was not read
     absl::Status failure;  // the first failed delivery seen, if any
     absl::Time next_retry = absl::InfiniteFuture();  // earliest failed stream's retry
   };
