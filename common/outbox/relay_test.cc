@@ -354,8 +354,7 @@ TEST_F(RelayTest, EntriesWrittenWhileAPassIsInFlightGoOutOnceAfterItInOrder) {
   ASSERT_TRUE((*cluster)->CreateTopic(topic_, 3).ok());
   RelayOptions options = Options("relay-gathers");
   options.idle_poll = absl::Minutes(5);  // only Notify() makes it read
-  Relay relay(redis_.get(), Producers(**cluster, /*delivery_timeout=*/absl::Seconds(60)),
-              options);
+  Relay relay(redis_.get(), Producers(**cluster, /*delivery_timeout=*/absl::Seconds(60)), options);
   relay.Start();
   ASSERT_TRUE(Eventually([&] { return LeaseHolder(kStreamA) == "relay-gathers"; }));
   ASSERT_TRUE((*cluster)->SetAllBrokersDown().ok());
@@ -372,9 +371,9 @@ TEST_F(RelayTest, EntriesWrittenWhileAPassIsInFlightGoOutOnceAfterItInOrder) {
   EXPECT_EQ(relay.published(), 0);
 
   ASSERT_TRUE((*cluster)->SetAllBrokersUp().ok());
-  EXPECT_TRUE(Eventually(
-      [&] { return Len(kStreamA) == 0 && Len(kStreamB) == 0 && relay.in_flight() == 0; },
-      absl::Seconds(20)));
+  EXPECT_TRUE(
+      Eventually([&] { return Len(kStreamA) == 0 && Len(kStreamB) == 0 && relay.in_flight() == 0; },
+                 absl::Seconds(20)));
   EXPECT_EQ(relay.published(), 6);
   EXPECT_EQ(relay.failed_deliveries(), 0);
   std::map<std::string, std::vector<std::string>> by_key =
