@@ -50,8 +50,8 @@ std::string DefaultOwner() {
   return absl::StrFormat("%s-%d-%08x", host, getpid(), rd());
 }
 
-// A delivery still outstanding after this long is given up on: the producer's own
-// delivery timeout should have reported it long before.
+// How long to wait for deliveries to come back: the producer's own delivery timeout
+// reports every one long before.
 constexpr absl::Duration kOverdue = absl::Minutes(2);
 
 }  // namespace
@@ -259,15 +259,7 @@ absl::StatusOr<Relay::PassResult> Relay::Pass(bool read) {
     std::vector<std::string> acked;
     while (!state.in_flight.empty() && !state.failed) {
       const Delivery& d = *state.in_flight.front();
-      if (!d.done.load(std::memory_order_acquire)) {
-        if (now - d.sent_at > kOverdue) {
-          state.failed = true;
-          if (result.failure.ok()) {
-            result.failure = absl::DeadlineExceededError("delivery report overdue");
-          }
-        }
-        break;
-      }
+      if (!d.done.load(std::memory_order_acquire)) break;
       if (!d.result.ok()) {
         state.failed = true;
         if (result.failure.ok()) result.failure = d.result;
@@ -279,9 +271,8 @@ absl::StatusOr<Relay::PassResult> Relay::Pass(bool read) {
     }
     if (state.failed) {
       const bool all_back =
-          std::all_of(state.in_flight.begin(), state.in_flight.end(), [&](const auto& d) {
-            return d->done.load(std::memory_order_acquire) || now - d->sent_at > kOverdue;
-          });
+          std::all_of(state.in_flight.begin(), state.in_flight.end(),
+                      [](const auto& d) { return d->done.load(std::memory_order_acquire); });
       if (all_back) {
         state.backoff = state.backoff == absl::ZeroDuration()
                             ? options_.retry_backoff
@@ -370,7 +361,6 @@ absl::Status Relay::Send(StreamState& state, std::vector<Entry> entries) {
     Entry& e = entries[i];
     auto d = std::make_shared<Delivery>();
     d->id = e.id;
-    d->sent_at = absl::Now();
     std::shared_ptr<Signals> sig = signals_;
     absl::Status enq =
         producer_->Produce(options_.topic, e.key, e.value, {}, [sig, d](absl::Status s) {

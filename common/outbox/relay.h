@@ -97,7 +97,6 @@ class Relay {
   // still queued when a producer is destroyed).
   struct Delivery {
     std::string id;
-    absl::Time sent_at;
     std::atomic<bool> done{false};
     absl::Status result;  // written before `done` is set
   };

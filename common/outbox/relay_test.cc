@@ -111,6 +111,15 @@ class RelayTest : public ::testing::Test {
     return options;
   }
 
+  // A cluster of its own with this case's topic, for a case that takes its brokers down.
+  std::unique_ptr<MockKafkaCluster> OwnCluster() {
+    absl::StatusOr<std::unique_ptr<MockKafkaCluster>> cluster = MockKafkaCluster::Start(1);
+    EXPECT_TRUE(cluster.ok()) << cluster.status();
+    if (!cluster.ok()) return nullptr;
+    EXPECT_TRUE((*cluster)->CreateTopic(topic_, 3).ok());
+    return *std::move(cluster);
+  }
+
   std::unique_ptr<Relay> NewRelay(const std::string& owner) {
     return std::make_unique<Relay>(redis_.get(), Producers(*cluster_), Options(owner));
   }
@@ -230,10 +239,9 @@ TEST_F(RelayTest, DeadRelaysLeaseExpiresAndTheStreamIsTakenOver) {
 
 TEST_F(RelayTest, BrokerOutageKeepsTheEntryUntilItIsPublished) {
   // Its own cluster: the outage must not reach the other cases.
-  absl::StatusOr<std::unique_ptr<MockKafkaCluster>> cluster = MockKafkaCluster::Start(1);
-  ASSERT_TRUE(cluster.ok()) << cluster.status();
-  ASSERT_TRUE((*cluster)->CreateTopic(topic_, 3).ok());
-  Relay relay(redis_.get(), Producers(**cluster, /*delivery_timeout=*/absl::Seconds(1)),
+  std::unique_ptr<MockKafkaCluster> cluster = OwnCluster();
+  ASSERT_NE(cluster, nullptr);
+  Relay relay(redis_.get(), Producers(*cluster, /*delivery_timeout=*/absl::Seconds(1)),
               Options("relay-outage"));
 
   // Connected and with a producer id before the outage (the first connection to a fresh
@@ -245,7 +253,7 @@ TEST_F(RelayTest, BrokerOutageKeepsTheEntryUntilItIsPublished) {
   }));
   ASSERT_EQ(Len(kStreamA), 0);
 
-  ASSERT_TRUE((*cluster)->SetAllBrokersDown().ok());
+  ASSERT_TRUE(cluster->SetAllBrokersDown().ok());
   Append(kStreamA, "inc-1", "during");
   absl::StatusOr<int> n = relay.RunOnce();
   EXPECT_TRUE(!n.ok() || *n == 0) << (n.ok() ? absl::StrCat(*n) : n.status().ToString());
@@ -255,7 +263,7 @@ TEST_F(RelayTest, BrokerOutageKeepsTheEntryUntilItIsPublished) {
   EXPECT_EQ(Len(kStreamA), 1);
   EXPECT_EQ(relay.published(), 1);
 
-  ASSERT_TRUE((*cluster)->SetAllBrokersUp().ok());
+  ASSERT_TRUE(cluster->SetAllBrokersUp().ok());
   int published = 0;
   EXPECT_TRUE(Eventually([&] {
     absl::StatusOr<int> again = relay.RunOnce();
@@ -267,7 +275,7 @@ TEST_F(RelayTest, BrokerOutageKeepsTheEntryUntilItIsPublished) {
 
   // At least once: the record that timed out may have been re-sent, never lost or
   // overtaken.
-  std::vector<kafka::Record> records = ReadTopic((*cluster)->bootstrap(), topic_, 2, kWait);
+  std::vector<kafka::Record> records = ReadTopic(cluster->bootstrap(), topic_, 2, kWait);
   ASSERT_GE(records.size(), 2u);
   std::map<std::string, std::vector<std::string>> by_key = ValuesByKey(records);
   ASSERT_FALSE(by_key["inc-1"].empty());
@@ -349,15 +357,14 @@ TEST_F(RelayTest, NotifyWakesTheRunningRelay) {
 
 TEST_F(RelayTest, EntriesWrittenWhileAPassIsInFlightGoOutOnceAfterItInOrder) {
   // Its own cluster, down from the start: nothing is acknowledged until it comes up.
-  absl::StatusOr<std::unique_ptr<MockKafkaCluster>> cluster = MockKafkaCluster::Start(1);
-  ASSERT_TRUE(cluster.ok()) << cluster.status();
-  ASSERT_TRUE((*cluster)->CreateTopic(topic_, 3).ok());
+  std::unique_ptr<MockKafkaCluster> cluster = OwnCluster();
+  ASSERT_NE(cluster, nullptr);
   RelayOptions options = Options("relay-gathers");
   options.idle_poll = absl::Minutes(5);  // only Notify() makes it read
-  Relay relay(redis_.get(), Producers(**cluster, /*delivery_timeout=*/absl::Seconds(60)), options);
+  Relay relay(redis_.get(), Producers(*cluster, /*delivery_timeout=*/absl::Seconds(60)), options);
   relay.Start();
   ASSERT_TRUE(Eventually([&] { return LeaseHolder(kStreamA) == "relay-gathers"; }));
-  ASSERT_TRUE((*cluster)->SetAllBrokersDown().ok());
+  ASSERT_TRUE(cluster->SetAllBrokersDown().ok());
 
   for (int i = 0; i < 3; ++i) Append(kStreamA, "inc-1", absl::StrCat("v", i));
   relay.Notify();
@@ -370,24 +377,23 @@ TEST_F(RelayTest, EntriesWrittenWhileAPassIsInFlightGoOutOnceAfterItInOrder) {
   EXPECT_EQ(relay.in_flight(), 3);
   EXPECT_EQ(relay.published(), 0);
 
-  ASSERT_TRUE((*cluster)->SetAllBrokersUp().ok());
+  ASSERT_TRUE(cluster->SetAllBrokersUp().ok());
   EXPECT_TRUE(
       Eventually([&] { return Len(kStreamA) == 0 && Len(kStreamB) == 0 && relay.in_flight() == 0; },
                  absl::Seconds(20)));
   EXPECT_EQ(relay.published(), 6);
   EXPECT_EQ(relay.failed_deliveries(), 0);
   std::map<std::string, std::vector<std::string>> by_key =
-      ValuesByKey(ReadTopic((*cluster)->bootstrap(), topic_, 6, kWait));
+      ValuesByKey(ReadTopic(cluster->bootstrap(), topic_, 6, kWait));
   EXPECT_THAT(by_key["inc-1"], ElementsAre("v0", "v1", "v2", "v3", "v4"));
   EXPECT_THAT(by_key["inc-2"], ElementsAre("v0"));
   relay.Stop();
 }
 
 TEST_F(RelayTest, RunningRelayResendsAFailedDeliveryAndWhatFollowedItInOrder) {
-  absl::StatusOr<std::unique_ptr<MockKafkaCluster>> cluster = MockKafkaCluster::Start(1);
-  ASSERT_TRUE(cluster.ok()) << cluster.status();
-  ASSERT_TRUE((*cluster)->CreateTopic(topic_, 3).ok());
-  Relay relay(redis_.get(), Producers(**cluster, /*delivery_timeout=*/absl::Seconds(1)),
+  std::unique_ptr<MockKafkaCluster> cluster = OwnCluster();
+  ASSERT_NE(cluster, nullptr);
+  Relay relay(redis_.get(), Producers(*cluster, /*delivery_timeout=*/absl::Seconds(1)),
               Options("relay-resend"));
   relay.Start();
   Append(kStreamA, "inc-1", "v0");
@@ -396,18 +402,18 @@ TEST_F(RelayTest, RunningRelayResendsAFailedDeliveryAndWhatFollowedItInOrder) {
 
   // Sent while the broker is away: every delivery fails after a second, and the stream
   // is read again from its oldest entry until the broker is back.
-  ASSERT_TRUE((*cluster)->SetAllBrokersDown().ok());
+  ASSERT_TRUE(cluster->SetAllBrokersDown().ok());
   for (int i = 1; i < 4; ++i) {
     Append(kStreamA, "inc-1", absl::StrCat("v", i));
     relay.Notify();
   }
   ASSERT_TRUE(Eventually([&] { return relay.failed_deliveries() >= 3; }));
   EXPECT_EQ(Len(kStreamA), 3);
-  ASSERT_TRUE((*cluster)->SetAllBrokersUp().ok());
+  ASSERT_TRUE(cluster->SetAllBrokersUp().ok());
   EXPECT_TRUE(Eventually([&] { return Len(kStreamA) == 0; }, absl::Seconds(20)));
 
   // At least once, and the last copy of each value comes after every earlier value's.
-  std::vector<kafka::Record> records = ReadTopic((*cluster)->bootstrap(), topic_, 4, kWait);
+  std::vector<kafka::Record> records = ReadTopic(cluster->bootstrap(), topic_, 4, kWait);
   std::vector<std::string> values = ValuesByKey(records)["inc-1"];
   ASSERT_FALSE(values.empty());
   EXPECT_EQ(values.front(), "v0");
