@@ -91,46 +91,70 @@ void Relay::Stop() {
   ReleaseLeases();
 }
 
+void Relay::Notify(const std::string& stream) {
+  absl::MutexLock lock(&signals_->mu);
+  signals_->notified = true;
+  if (!signals_->all_dirty) signals_->dirty.insert(stream);
+}
+
 void Relay::Notify() {
   absl::MutexLock lock(&signals_->mu);
   signals_->notified = true;
+  signals_->all_dirty = true;
+  signals_->dirty.clear();
 }
 
 void Relay::Loop() {
   absl::Duration backoff = options_.retry_backoff;
-  // The first pass reads at once; later ones when told to, when a stream had more than a
-  // batch, or at the idle poll (entries written by a process that did not notify).
-  absl::Time next_read = absl::InfinitePast();
+  // The first pass reads every stream at once; later ones read what notifications named,
+  // or what had more than a batch, and every stream at the idle poll (entries written by
+  // a process that did not notify) and at most `sweep` after the last such pass.
+  absl::Time next_poll = absl::InfinitePast();
+  absl::Time last_all = absl::InfinitePast();
   absl::Time next_retry = absl::InfiniteFuture();
+  bool more = false;
   while (true) {
     bool read = false;
+    bool read_all = false;
+    std::set<std::string> named;
     {
       absl::MutexLock lock(&signals_->mu);
       Signals* sig = signals_.get();
       // A pass reads only once everything sent before has come back: under load the
       // entries written meanwhile then go out together, in fewer and larger batches,
       // which is what keeps the broker's work per record down.
-      auto wake = [sig]() ABSL_SHARED_LOCKS_REQUIRED(sig->mu) {
-        return sig->stopping || sig->delivered || (sig->notified && sig->in_flight == 0);
+      auto wake = [sig, more]() ABSL_SHARED_LOCKS_REQUIRED(sig->mu) {
+        return sig->stopping || sig->delivered || ((sig->notified || more) && sig->in_flight == 0);
       };
-      const absl::Time until = std::min(next_read, next_retry);
+      const absl::Time until = std::min(next_poll, next_retry);
       const absl::Duration wait = sig->in_flight > 0 ? kOverdue : until - absl::Now();
       sig->mu.AwaitWithTimeout(absl::Condition(&wake), std::max(absl::ZeroDuration(), wait));
       if (sig->stopping) return;
       const absl::Time now = absl::Now();
-      read = sig->in_flight == 0 && (sig->notified || now >= next_read || now >= next_retry);
-      if (read) sig->notified = false;
+      read =
+          sig->in_flight == 0 && (sig->notified || more || now >= next_poll || now >= next_retry);
+      if (read) {
+        read_all = sig->all_dirty || now >= next_poll || now - last_all >= options_.sweep;
+        named.swap(sig->dirty);
+        sig->all_dirty = false;
+        sig->notified = false;
+      }
       sig->delivered = false;
     }
     absl::StatusOr<PassResult> r;
     {
       absl::MutexLock run(&run_mu_);
-      r = Pass(read);
+      for (const std::string& stream : named) {
+        if (auto it = held_.find(stream); it != held_.end()) it->second.unread = true;
+      }
+      r = Pass(read, read_all);
     }
     if (!r.ok()) {
       log::Warn("outbox relay: pass failed; retrying",
                 {{"error", r.status().ToString()}, {"topic", options_.topic}});
-      next_read = absl::Now() + backoff;
+      // Every stream is read again, from its oldest entry, after the backoff.
+      more = false;
+      next_poll = absl::Now() + backoff;
       backoff = std::min(backoff * 2, options_.retry_backoff * 16);
       continue;
     }
@@ -140,13 +164,17 @@ void Relay::Loop() {
                 {{"error", r->failure.ToString()}, {"topic", options_.topic}});
     }
     next_retry = r->next_retry;
-    if (read) next_read = r->more ? absl::InfinitePast() : absl::Now() + options_.idle_poll;
+    if (read) more = r->more;
+    if (read_all) {
+      last_all = absl::Now();
+      next_poll = last_all + options_.idle_poll;
+    }
   }
 }
 
 absl::StatusOr<int> Relay::RunOnce() {
   absl::MutexLock run(&run_mu_);
-  ASSIGN_OR_RETURN(PassResult sent, Pass(/*read=*/true));
+  ASSIGN_OR_RETURN(PassResult sent, Pass(/*read=*/true, /*read_all=*/true));
   if (!WaitInFlight(kOverdue)) {
     return absl::DeadlineExceededError("outbox relay: delivery reports overdue");
   }
@@ -242,9 +270,12 @@ absl::Status Relay::CheckLeases(absl::Time now) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Relay::PassResult> Relay::Pass(bool read) {
+absl::StatusOr<Relay::PassResult> Relay::Pass(bool read, bool read_all) {
   const absl::Time now = absl::Now();
   RETURN_IF_ERROR(CheckLeases(now));
+  if (read_all) {
+    for (auto& [stream, state] : held_) state.unread = true;
+  }
   if (now - lag_checked_ > absl::Seconds(1)) {
     RETURN_IF_ERROR(UpdateLag());
     lag_checked_ = now;
@@ -297,7 +328,7 @@ absl::StatusOr<Relay::PassResult> Relay::Pass(bool read) {
     for (auto& [stream, state] : held_) {
       const auto limit = static_cast<size_t>(options_.batch);
       const size_t room = limit - std::min(state.in_flight.size(), limit);
-      if (state.failed || state.retry_at > now) continue;
+      if (!state.unread || state.failed || state.retry_at > now) continue;
       if (room == 0) continue;
       // Exclusive of the cursor: what is in flight is not read again.
       std::string from = state.cursor.empty() ? "-" : absl::StrCat("(", state.cursor);
@@ -336,7 +367,9 @@ absl::StatusOr<Relay::PassResult> Relay::Pass(bool read) {
     }
     any = any || !entries[i].empty();
     const size_t asked = static_cast<size_t>(options_.batch) - reading[i]->in_flight.size();
-    if (reply.elements.size() >= asked) result.more = true;
+    // A full batch leaves the stream unread: the rest is read at the next pass.
+    reading[i]->unread = reply.elements.size() >= asked;
+    if (reading[i]->unread) result.more = true;
   }
   if (!any) return result;
   bool replaced = false;

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,6 +38,10 @@ struct RelayOptions {
   // How often streams are looked at when no Notify() came (entries written by a replica
   // that died before publishing them, or by another process).
   absl::Duration idle_poll = absl::Milliseconds(200);
+  // A pass started by notifications reads only the streams they named, and every stream
+  // at most this long after the last pass that read them all: under load, what another
+  // replica wrote to a stream this one holds still goes out within this time.
+  absl::Duration sweep = absl::Milliseconds(10);
   // A stream is published by at most one relay at a time (so one incident's events keep
   // their order): the one holding its lease. The lease outlives a pass's delivery wait.
   absl::Duration lease_ttl = absl::Seconds(60);
@@ -75,7 +80,10 @@ class Relay {
   // Idempotent.
   void Stop();
 
-  // Something was just written: look now rather than at the next idle poll.
+  // Something was just written to `stream`: look at it now rather than at the next idle
+  // poll. A pass started by notifications reads only the streams named since the last one.
+  void Notify(const std::string& stream);
+  // The same for every stream, when the writer cannot say which.
   void Notify();
 
   // One whole pass over every stream this relay can lease: publish, wait for every
@@ -103,6 +111,9 @@ class Relay {
   struct Signals {
     absl::Mutex mu;
     bool notified ABSL_GUARDED_BY(mu) = false;
+    // The streams named by Notify() since the loop last looked; `all_dirty` for all.
+    std::set<std::string> dirty ABSL_GUARDED_BY(mu);
+    bool all_dirty ABSL_GUARDED_BY(mu) = false;
     bool stopping ABSL_GUARDED_BY(mu) = false;
     // Set when a delivery came back that the loop should act on: a failure, or the last
     // one in flight.
@@ -122,6 +133,9 @@ class Relay {
     bool failed = false;  // a delivery failed: read nothing until in_flight has come back
     absl::Time retry_at = absl::InfinitePast();
     absl::Duration backoff;  // before reading again after a failure; doubles per failure
+    // Worth a read at the next reading pass: written to (or named by a Notify), left with
+    // more than a batch, or not read yet since this relay took it (back) over.
+    bool unread = true;
   };
   struct PassResult {
     int deleted = 0;
@@ -131,7 +145,10 @@ class Relay {
   };
 
   void Loop();
-  absl::StatusOr<PassResult> Pass(bool read) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  // A pass deletes what was acknowledged and, when `read`, reads the streams marked
+  // unread; `read_all` marks every stream first (the idle poll, RunOnce).
+  absl::StatusOr<PassResult> Pass(bool read, bool read_all = false)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   absl::Status CheckLeases(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   // Sends `entries` of one stream in order; stops at the first that cannot be enqueued.
   absl::Status Send(StreamState& state, std::vector<Entry> entries)

@@ -355,6 +355,52 @@ TEST_F(RelayTest, NotifyWakesTheRunningRelay) {
   EXPECT_EQ(LeaseHolder(kStreamB), "");
 }
 
+TEST_F(RelayTest, NotifyNamingAStreamReadsThatStreamAndTheSweepReadsTheRest) {
+  RelayOptions options = Options("relay-named");
+  // Far beyond the test's deadline: only notifications make it read.
+  options.idle_poll = absl::Minutes(5);
+  options.sweep = absl::Minutes(5);
+  Append(kStreamA, "inc-1", "v0");
+  Relay relay(redis_.get(), Producers(*cluster_), options);
+  relay.Start();
+  // Deleted once acknowledged: the first pass, which read every stream, is over.
+  ASSERT_TRUE(Eventually([&] { return Len(kStreamA) == 0 && relay.published() == 1; }));
+
+  Append(kStreamA, "inc-1", "v1");
+  Append(kStreamB, "inc-2", "v0");
+  relay.Notify(kStreamA);
+  EXPECT_TRUE(Eventually([&] { return Len(kStreamA) == 0 && relay.published() == 2; }));
+  // Named by nobody, kStreamB waits for a pass that reads every stream.
+  EXPECT_EQ(Len(kStreamB), 1);
+  EXPECT_THAT(ValuesByKey(Read(2))["inc-1"], ElementsAre("v0", "v1"));
+
+  relay.Notify();
+  std::map<std::string, std::vector<std::string>> by_key = ValuesByKey(Read(3));
+  EXPECT_THAT(by_key["inc-1"], ElementsAre("v0", "v1"));
+  EXPECT_THAT(by_key["inc-2"], ElementsAre("v0"));
+  EXPECT_TRUE(Eventually([&] { return Len(kStreamB) == 0; }));
+  relay.Stop();
+}
+
+TEST_F(RelayTest, ASweepReadsStreamsNoNotifyNamed) {
+  RelayOptions options = Options("relay-sweep");
+  options.idle_poll = absl::Minutes(5);
+  options.sweep = absl::ZeroDuration();  // every reading pass reads every stream
+  Relay relay(redis_.get(), Producers(*cluster_), options);
+  relay.Start();
+  ASSERT_TRUE(Eventually([&] { return LeaseHolder(kStreamB) == "relay-sweep"; }));
+  // Another replica's write to kStreamB, which this relay holds: only its own write to
+  // kStreamA is notified, and the pass that reads it sweeps kStreamB too.
+  Append(kStreamB, "inc-2", "v0");
+  Append(kStreamA, "inc-1", "v0");
+  relay.Notify(kStreamA);
+  std::map<std::string, std::vector<std::string>> by_key = ValuesByKey(Read(2));
+  EXPECT_THAT(by_key["inc-1"], ElementsAre("v0"));
+  EXPECT_THAT(by_key["inc-2"], ElementsAre("v0"));
+  EXPECT_TRUE(Eventually([&] { return Len(kStreamA) == 0 && Len(kStreamB) == 0; }));
+  relay.Stop();
+}
+
 TEST_F(RelayTest, EntriesWrittenWhileAPassIsInFlightGoOutOnceAfterItInOrder) {
   // Its own cluster, down from the start: nothing is acknowledged until it comes up.
   std::unique_ptr<MockKafkaCluster> cluster = OwnCluster();

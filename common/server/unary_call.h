@@ -15,16 +15,16 @@
 
 namespace gridloop::server {
 
-// Finishes a callback-API unary call with what `work(caller)` returns (an absl::Status),
-// run on `executor` so that its blocking Redis and peer calls never hold a gRPC callback
-// thread. A call cancelled or past its deadline while queued is finished without running
-// `work`; a full queue is RESOURCE_EXHAUSTED at once, naming `service`, so clients back off
-// instead of piling up. `service` must be a string literal (it outlives the call).
+// Finishes `reactor`, a callback-API unary call's, with what `work(caller)` returns (an
+// absl::Status), run on `executor` so that its blocking Redis and peer calls never hold a
+// gRPC callback thread. A call cancelled or past its deadline while queued is finished
+// without running `work`; a full queue is RESOURCE_EXHAUSTED at once, naming `service`, so
+// clients back off instead of piling up. `service` must be a string literal (it outlives
+// the call).
 template <typename Work>
-grpc::ServerUnaryReactor* RunOnExecutor(Executor& executor, grpc::CallbackServerContext* ctx,
-                                        const char* service, Work work) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  Caller caller = CallerOf(*ctx);
+void FinishOnExecutor(Executor& executor, grpc::CallbackServerContext* ctx,
+                      grpc::ServerUnaryReactor* reactor, Caller caller, const char* service,
+                      Work work) {
   const bool posted =
       executor.Post([ctx, reactor, caller = std::move(caller), work = std::move(work)]() mutable {
         if (ctx->IsCancelled()) {
@@ -43,6 +43,14 @@ grpc::ServerUnaryReactor* RunOnExecutor(Executor& executor, grpc::CallbackServer
         grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                      absl::StrCat(service, " service is at capacity; retry with backoff")));
   }
+}
+
+// The same for a call not yet given a reactor: returns the one it finishes.
+template <typename Work>
+grpc::ServerUnaryReactor* RunOnExecutor(Executor& executor, grpc::CallbackServerContext* ctx,
+                                        const char* service, Work work) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  FinishOnExecutor(executor, ctx, reactor, CallerOf(*ctx), service, std::move(work));
   return reactor;
 }
 

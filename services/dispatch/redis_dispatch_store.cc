@@ -70,7 +70,7 @@ absl::StatusOr<std::string> IncidentOfOffer(absl::string_view offer_id, absl::st
   return std::string(offer_id.substr(0, at));
 }
 
-RedisDispatchStore::RedisDispatchStore(redis::Client* redis, std::function<void()> on_outbox_write)
+RedisDispatchStore::RedisDispatchStore(redis::Client* redis, OnOutboxWrite on_outbox_write)
     : redis_(redis), on_outbox_write_(std::move(on_outbox_write)) {}
 
 std::vector<std::string> RedisDispatchStore::OutboxStreams() {
@@ -162,7 +162,7 @@ absl::Status RedisDispatchStore::Commit(const DispatchWrite& w) {
     }
     return absl::InternalError(absl::StrCat("dispatch commit: unexpected reply ", r.DebugString()));
   }
-  if (!w.events.empty() && on_outbox_write_) on_outbox_write_();
+  if (!w.events.empty() && on_outbox_write_) on_outbox_write_(OutboxKey(shard));
   return absl::OkStatus();
 }
 

@@ -19,9 +19,12 @@ class RedisDispatchStore final : public DispatchStore {
  public:
   static constexpr int kShards = 16;
 
-  // `redis` must outlive the store. `on_outbox_write` (may be empty) runs after a commit
-  // that wrote events, so the relay in this process publishes at once.
-  RedisDispatchStore(redis::Client* redis, std::function<void()> on_outbox_write);
+  // Told the outbox stream a commit wrote events to, so the relay in this process
+  // publishes them at once.
+  using OnOutboxWrite = std::function<void(const std::string& stream)>;
+
+  // `redis` must outlive the store. `on_outbox_write` may be empty.
+  RedisDispatchStore(redis::Client* redis, OnOutboxWrite on_outbox_write);
 
   // The outbox streams, one per shard, for the relay.
   static std::vector<std::string> OutboxStreams();
@@ -35,7 +38,7 @@ class RedisDispatchStore final : public DispatchStore {
 
  private:
   redis::Client* const redis_;
-  const std::function<void()> on_outbox_write_;
+  const OnOutboxWrite on_outbox_write_;
 };
 
 }  // namespace gridloop::dispatch

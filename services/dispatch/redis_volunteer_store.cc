@@ -518,12 +518,11 @@ absl::StatusOr<v1::SignUpResponse> RunSignUpScript(
 
 }  // namespace
 
-RedisVolunteerStore::RedisVolunteerStore(redis::Client* redis,
-                                         std::function<void()> on_outbox_write)
+RedisVolunteerStore::RedisVolunteerStore(redis::Client* redis, OnOutboxWrite on_outbox_write)
     : redis_(redis), on_outbox_write_(std::move(on_outbox_write)) {}
 
 void RedisVolunteerStore::Notify() const {
-  if (on_outbox_write_) on_outbox_write_();
+  if (on_outbox_write_) on_outbox_write_(kOutboxStream);
 }
 
 // ---- Volunteers

@@ -48,10 +48,12 @@ class RedisVolunteerStore final : public VolunteerStore {
   // The change log ChangesSince reads (field "id").
   static constexpr char kChangeLog[] = "dsp:{vol}:changes";
 
-  // `redis` must outlive the store. `on_outbox_write` (may be empty) runs on the calling
-  // thread after a write that appended to the outbox, so the relay looks at once.
-  explicit RedisVolunteerStore(redis::Client* redis,
-                               std::function<void()> on_outbox_write = nullptr);
+  // Told kOutboxStream on the calling thread after a write that appended to it, so the
+  // relay looks at once.
+  using OnOutboxWrite = std::function<void(const std::string& stream)>;
+
+  // `redis` must outlive the store. `on_outbox_write` may be empty.
+  explicit RedisVolunteerStore(redis::Client* redis, OnOutboxWrite on_outbox_write = nullptr);
 
   absl::StatusOr<v1::Volunteer> Register(const RequestKey& rk, v1::Volunteer v,
                                          absl::Time now) override;
@@ -116,7 +118,7 @@ class RedisVolunteerStore final : public VolunteerStore {
   void Notify() const;
 
   redis::Client* const redis_;
-  const std::function<void()> on_outbox_write_;
+  const OnOutboxWrite on_outbox_write_;
 };
 
 }  // namespace gridloop::dispatch

@@ -148,7 +148,10 @@ class VolunteerStoreTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_NE(redis(), nullptr) << "redis-server did not start";
     ASSERT_TRUE(redis()->Command({"FLUSHALL"}).ok());
-    store_ = std::make_unique<RedisVolunteerStore>(redis(), [this] { ++notified_; });
+    store_ = std::make_unique<RedisVolunteerStore>(redis(), [this](const std::string& stream) {
+      // Only its own outbox: the relay reads just the streams it is told of.
+      if (stream == RedisVolunteerStore::kOutboxStream) ++notified_;
+    });
   }
 
   static redis::Client* redis() { return RedisEnvironment::client(); }

@@ -76,7 +76,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
   outbox::Relay* relay = app->relay_.get();
   app->store_ = std::make_unique<RedisIncidentStore>(
       app->redis_.get(), app->async_redis_.get(),
-      relay == nullptr ? std::function<void()>() : [relay] { relay->Notify(); });
+      relay == nullptr ? RedisIncidentStore::OnWrite()
+                       : [relay](const std::string& stream) { relay->Notify(stream); });
   if (!config.residents_addr.empty()) {
     RETURN_IF_ERROR(
         config::ParseHostPort(config.residents_addr, "GRIDLOOP_RESIDENTS_ADDR").status());

@@ -104,6 +104,13 @@ class IncidentStore {
     callback(Write(w));
   }
 
+  // Get (without history) without blocking the calling thread, as WriteAsync does.
+  using GetCallback = std::function<void(absl::StatusOr<v1::Incident>)>;
+  virtual void GetAsync(absl::string_view id, GetCallback done) {
+    GetCallback callback = std::move(done);
+    callback(Get(id, /*with_history=*/false));
+  }
+
   // One page of incidents matching `q`.
   virtual absl::StatusOr<ListPage> List(const ListQuery& q) = 0;
 

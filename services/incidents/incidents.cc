@@ -320,26 +320,71 @@ absl::StatusOr<v1::ListIncidentsResponse> Incidents::List(const v1::ListIncident
   return resp;
 }
 
+absl::Status Incidents::CheckTarget(absl::string_view request_id, absl::string_view incident_id,
+                                    int64_t expected_version) {
+  RETURN_IF_ERROR(CheckRequestId(request_id));
+  if (incident_id.empty()) return absl::InvalidArgumentError("incident_id: required");
+  if (expected_version < 0) {
+    return absl::InvalidArgumentError("expected_version: must not be negative");
+  }
+  if (!ShardOfId(incident_id).has_value()) return NotFound(incident_id);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<IncidentWrite> Incidents::Compute(const v1::Incident& current,
+                                                 absl::string_view request_id,
+                                                 const std::string& fingerprint,
+                                                 int64_t expected_version, const Caller& caller,
+                                                 const MakeChange& make_change) const {
+  if (expected_version != 0 && current.version() != expected_version) {
+    return absl::AbortedError(absl::StrCat("incident ", current.id(), " is at version ",
+                                           current.version(), ", not ", expected_version));
+  }
+  ASSIGN_OR_RETURN(Change change, make_change(current));
+  change.at = clock_->Now();
+  change.actor_id = caller.person_id;
+  change.actor_role = std::string(RoleName(caller.role));
+  ASSIGN_OR_RETURN(v1::Incident next, ApplyChange(current, change));
+
+  IncidentWrite w;
+  w.history = next.history(next.history_size() - 1);
+  next.clear_history();
+  w.expected_version = current.version();
+  w.event = MakeEvent(next, change.event, change.at, change.actor_id, change.actor_role, "");
+  w.request = RequestRecord{std::string(request_id), fingerprint};
+  if (change.event == v1::INCIDENT_EVENT_TYPE_REOPENED) {
+    w.schedule = {DeadlineOf(next, "respond"), DeadlineOf(next, "resolve")};
+  }
+  w.incident = std::move(next);
+  return w;
+}
+
+absl::StatusOr<v1::Incident> Incidents::Written(const IncidentWrite& w,
+                                                const std::string& fingerprint, WriteResult result,
+                                                const Caller& caller) {
+  if (result.earlier.has_value()) {
+    if (result.earlier->fingerprint != fingerprint) {
+      return absl::InvalidArgumentError("request_id: already used for a different request");
+    }
+    return ForCaller(std::move(result.earlier->incident), caller);
+  }
+  return ForCaller(w.incident, caller);
+}
+
 absl::StatusOr<v1::Incident> Incidents::Mutate(absl::string_view method,
                                                const google::protobuf::Message& req,
                                                absl::string_view request_id,
                                                absl::string_view incident_id,
                                                int64_t expected_version, const Caller& caller,
                                                const MakeChange& make_change) {
-  RETURN_IF_ERROR(CheckRequestId(request_id));
-  if (incident_id.empty()) return absl::InvalidArgumentError("incident_id: required");
-  if (expected_version < 0) {
-    return absl::InvalidArgumentError("expected_version: must not be negative");
-  }
-  const std::optional<int> shard = ShardOfId(incident_id);
-  if (!shard.has_value()) return NotFound(incident_id);
-
+  RETURN_IF_ERROR(CheckTarget(request_id, incident_id, expected_version));
+  const int shard = *ShardOfId(incident_id);
   const std::string fingerprint = RequestFingerprint(method, req);
   // The write checks the request_id atomically, so the happy path needs no look-up of its
   // own. A repeat of a request that already took effect usually finds the incident moved
   // on, so any refusal first asks whether this request_id has a first result to return.
   auto earlier_or = [&](absl::Status refusal) -> absl::StatusOr<v1::Incident> {
-    ASSIGN_OR_RETURN(std::optional<EarlierResult> earlier, store_->FindRequest(*shard, request_id));
+    ASSIGN_OR_RETURN(std::optional<EarlierResult> earlier, store_->FindRequest(shard, request_id));
     if (!earlier.has_value()) return refusal;
     if (earlier->fingerprint != fingerprint) {
       return absl::InvalidArgumentError("request_id: already used for a different request");
@@ -350,40 +395,11 @@ absl::StatusOr<v1::Incident> Incidents::Mutate(absl::string_view method,
   for (int attempt = 0;; ++attempt) {
     absl::StatusOr<v1::Incident> current = store_->Get(incident_id, /*with_history=*/false);
     if (!current.ok()) return current.status();
-    if (expected_version != 0 && current->version() != expected_version) {
-      return earlier_or(
-          absl::AbortedError(absl::StrCat("incident ", current->id(), " is at version ",
-                                          current->version(), ", not ", expected_version)));
-    }
-    absl::StatusOr<Change> change = make_change(*current);
-    if (!change.ok()) return earlier_or(change.status());
-    change->at = clock_->Now();
-    change->actor_id = caller.person_id;
-    change->actor_role = std::string(RoleName(caller.role));
-    absl::StatusOr<v1::Incident> applied = ApplyChange(*current, *change);
-    if (!applied.ok()) return earlier_or(applied.status());
-    v1::Incident& next = *applied;
-
-    IncidentWrite w;
-    w.history = next.history(next.history_size() - 1);
-    next.clear_history();
-    w.incident = next;
-    w.expected_version = current->version();
-    w.event = MakeEvent(next, change->event, change->at, change->actor_id, change->actor_role, "");
-    w.request = RequestRecord{std::string(request_id), fingerprint};
-    if (change->event == v1::INCIDENT_EVENT_TYPE_REOPENED) {
-      w.schedule = {DeadlineOf(next, "respond"), DeadlineOf(next, "resolve")};
-    }
-    absl::StatusOr<WriteResult> result = store_->Write(w);
-    if (result.ok()) {
-      if (result->earlier.has_value()) {
-        if (result->earlier->fingerprint != fingerprint) {
-          return absl::InvalidArgumentError("request_id: already used for a different request");
-        }
-        return ForCaller(std::move(result->earlier->incident), caller);
-      }
-      return ForCaller(std::move(next), caller);
-    }
+    absl::StatusOr<IncidentWrite> w =
+        Compute(*current, request_id, fingerprint, expected_version, caller, make_change);
+    if (!w.ok()) return earlier_or(w.status());
+    absl::StatusOr<WriteResult> result = store_->Write(*w);
+    if (result.ok()) return Written(*w, fingerprint, *std::move(result), caller);
     // Someone else changed the incident between our read and write. Without an
     // expected_version the caller asked for "whatever the state is now", so recompute.
     if (result.status().code() != absl::StatusCode::kAborted || expected_version != 0 ||
@@ -393,8 +409,48 @@ absl::StatusOr<v1::Incident> Incidents::Mutate(absl::string_view method,
   }
 }
 
-absl::StatusOr<v1::Incident> Incidents::Assign(const v1::AssignIncidentRequest& req,
-                                               const Caller& caller) {
+void Incidents::MutateAsync(absl::string_view method, const google::protobuf::Message& req,
+                            absl::string_view request_id, absl::string_view incident_id,
+                            int64_t expected_version, const Caller& caller, MakeChange make_change,
+                            MaybeCallback done) {
+  if (absl::Status s = CheckTarget(request_id, incident_id, expected_version); !s.ok()) {
+    done(s);
+    return;
+  }
+  struct Call {
+    std::string request_id;
+    std::string fingerprint;
+    int64_t expected_version;
+    Caller caller;
+    MakeChange make_change;
+    MaybeCallback done;
+  };
+  auto call = std::make_shared<Call>(Call{std::string(request_id), RequestFingerprint(method, req),
+                                          expected_version, caller, std::move(make_change),
+                                          std::move(done)});
+  store_->GetAsync(incident_id, [this, call](absl::StatusOr<v1::Incident> current) {
+    if (!current.ok()) return call->done(current.status());
+    absl::StatusOr<IncidentWrite> w =
+        Compute(*current, call->request_id, call->fingerprint, call->expected_version, call->caller,
+                call->make_change);
+    // A refusal may be the repeat of a request that took effect: the blocking path asks.
+    if (!w.ok()) return call->done(std::nullopt);
+    auto kept = std::make_shared<IncidentWrite>(*std::move(w));
+    store_->WriteAsync(*kept, [call, kept](absl::StatusOr<WriteResult> result) {
+      if (result.ok()) {
+        return call->done(Written(*kept, call->fingerprint, *std::move(result), call->caller));
+      }
+      // Changed between the read and the write: the blocking path reads again (or refuses
+      // a stale expected_version, after asking for an earlier result).
+      if (absl::IsAborted(result.status())) return call->done(std::nullopt);
+      call->done(result.status());
+    });
+  });
+}
+
+namespace {
+
+absl::Status CheckAssign(const v1::AssignIncidentRequest& req, const Caller& caller) {
   RETURN_IF_ERROR(RequireStaff(caller, "assign incidents"));
   if (!req.has_assignee() || req.assignee().kind() == v1::ASSIGNEE_KIND_UNSPECIFIED ||
       !v1::AssigneeKind_IsValid(req.assignee().kind())) {
@@ -402,15 +458,38 @@ absl::StatusOr<v1::Incident> Incidents::Assign(const v1::AssignIncidentRequest& 
         "assignee.kind: required (grid worker, volunteer or department)");
   }
   RETURN_IF_ERROR(CheckText("assignee.id", req.assignee().id(), kMaxIdChars, true));
-  RETURN_IF_ERROR(CheckText("note", req.note(), kMaxNoteChars, false, true));
+  return CheckText("note", req.note(), kMaxNoteChars, false, true);
+}
+
+// Holds copies: the asynchronous path runs it after the caller's frame is gone.
+std::function<absl::StatusOr<Change>(const v1::Incident&)> AssignChange(
+    const v1::AssignIncidentRequest& req) {
+  return [assignee = req.assignee(), note = req.note()](const v1::Incident&) {
+    Change c;
+    c.event = v1::INCIDENT_EVENT_TYPE_ASSIGNED;
+    c.assignee = assignee;
+    c.note = note;
+    return absl::StatusOr<Change>(std::move(c));
+  };
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Incident> Incidents::Assign(const v1::AssignIncidentRequest& req,
+                                               const Caller& caller) {
+  RETURN_IF_ERROR(CheckAssign(req, caller));
   return Mutate("AssignIncident", req, req.request_id(), req.incident_id(), req.expected_version(),
-                caller, [&](const v1::Incident&) -> absl::StatusOr<Change> {
-                  Change c;
-                  c.event = v1::INCIDENT_EVENT_TYPE_ASSIGNED;
-                  c.assignee = req.assignee();
-                  c.note = req.note();
-                  return c;
-                });
+                caller, AssignChange(req));
+}
+
+void Incidents::AssignAsync(const v1::AssignIncidentRequest& req, const Caller& caller,
+                            MaybeCallback done) {
+  if (absl::Status s = CheckAssign(req, caller); !s.ok()) {
+    done(s);
+    return;
+  }
+  MutateAsync("AssignIncident", req, req.request_id(), req.incident_id(), req.expected_version(),
+              caller, AssignChange(req), std::move(done));
 }
 
 absl::StatusOr<v1::Incident> Incidents::Accept(const v1::AcceptAssignmentRequest& req,

@@ -2,6 +2,7 @@
 #define GRIDLOOP_SERVICES_INCIDENTS_INCIDENTS_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -64,6 +65,15 @@ class Incidents {
   // FailedPrecondition naming the current status for an illegal transition, Aborted for a
   // stale expected_version, PermissionDenied/Unauthenticated when the caller may not.
   absl::StatusOr<v1::Incident> Assign(const v1::AssignIncidentRequest& req, const Caller& caller);
+
+  // Assign without blocking, for the dispatch hot path: validation on the calling thread,
+  // then one read and one conditional write through the store's asynchronous calls. `done`
+  // runs once, possibly on another thread, and must not block: with what Assign would
+  // return, or with nullopt when the outcome needs the blocking path (a refusal, which may
+  // be the repeat of a request that took effect, or a change that raced another): the
+  // caller then runs Assign, on a thread that may block. Nothing was written in that case.
+  using MaybeCallback = std::function<void(std::optional<absl::StatusOr<v1::Incident>>)>;
+  void AssignAsync(const v1::AssignIncidentRequest& req, const Caller& caller, MaybeCallback done);
   absl::StatusOr<v1::Incident> Accept(const v1::AcceptAssignmentRequest& req, const Caller& caller);
   absl::StatusOr<v1::Incident> Resolve(const v1::ResolveIncidentRequest& req, const Caller& caller);
   absl::StatusOr<v1::Incident> SubmitFeedback(const v1::SubmitFeedbackRequest& req,
@@ -92,6 +102,23 @@ class Incidents {
                                       absl::string_view request_id, absl::string_view incident_id,
                                       int64_t expected_version, const Caller& caller,
                                       const MakeChange& make_change);
+  // Mutate's first try without blocking; see AssignAsync.
+  void MutateAsync(absl::string_view method, const google::protobuf::Message& req,
+                   absl::string_view request_id, absl::string_view incident_id,
+                   int64_t expected_version, const Caller& caller, MakeChange make_change,
+                   MaybeCallback done);
+  // InvalidArgument (or NotFound for an id no shard can hold) before any read.
+  static absl::Status CheckTarget(absl::string_view request_id, absl::string_view incident_id,
+                                  int64_t expected_version);
+  // The write of `make_change` applied to `current`; Aborted for a stale expected_version,
+  // or the change's refusal.
+  absl::StatusOr<IncidentWrite> Compute(const v1::Incident& current, absl::string_view request_id,
+                                        const std::string& fingerprint, int64_t expected_version,
+                                        const Caller& caller, const MakeChange& make_change) const;
+  // What the caller gets once `w` was written (or found to repeat an earlier request).
+  static absl::StatusOr<v1::Incident> Written(const IncidentWrite& w,
+                                              const std::string& fingerprint, WriteResult result,
+                                              const Caller& caller);
 
   // A validated report, ready to be written.
   struct PreparedReport {

@@ -1,5 +1,6 @@
 #include "services/incidents/incidents_grpc.h"
 
+#include <optional>
 #include <utility>
 
 #include "common/identity/identity.h"
@@ -9,12 +10,20 @@
 namespace gridloop::incidents {
 
 IncidentGrpc::IncidentGrpc(Incidents* incidents, server::Executor* executor,
-                           int max_reports_in_flight)
-    : incidents_(incidents), executor_(executor), max_reports_in_flight_(max_reports_in_flight) {}
+                           int max_async_in_flight)
+    : incidents_(incidents), executor_(executor), max_async_in_flight_(max_async_in_flight) {}
 
 template <typename Work>
 grpc::ServerUnaryReactor* IncidentGrpc::Run(grpc::CallbackServerContext* ctx, Work work) {
   return server::RunOnExecutor(*executor_, ctx, "incidents", std::move(work));
+}
+
+bool IncidentGrpc::AdmitAsync(grpc::ServerUnaryReactor* reactor) {
+  if (async_in_flight_.fetch_add(1) < max_async_in_flight_) return true;
+  async_in_flight_.fetch_sub(1);
+  reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                               "incidents service is at capacity; retry with backoff"));
+  return false;
 }
 
 namespace {
@@ -31,8 +40,8 @@ absl::Status Into(Result result, v1::IncidentResponse* resp) {
 
 // The hot path: validated on the callback thread (CPU only, no I/O) and written through
 // the asynchronous Redis client, so no thread sleeps on the round trip and concurrent
-// reports share the connection's writes. In-flight reports are bounded like the
-// executor's queue.
+// reports share the connection's writes. Calls in flight on this path (reports and
+// assignments) are bounded like the executor's queue.
 grpc::ServerUnaryReactor* IncidentGrpc::ReportIncident(grpc::CallbackServerContext* ctx,
                                                        const v1::ReportIncidentRequest* req,
                                                        v1::IncidentResponse* resp) {
@@ -44,16 +53,11 @@ grpc::ServerUnaryReactor* IncidentGrpc::ReportIncident(grpc::CallbackServerConte
     });
   }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  if (reports_in_flight_.fetch_add(1) >= max_reports_in_flight_) {
-    reports_in_flight_.fetch_sub(1);
-    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                 "incidents service is at capacity; retry with backoff"));
-    return reactor;
-  }
+  if (!AdmitAsync(reactor)) return reactor;
   incidents_->ReportAsync(
       *req, CallerOf(*ctx),
       [this, reactor, resp](absl::StatusOr<v1::Incident> inc) {
-        reports_in_flight_.fetch_sub(1);
+        async_in_flight_.fetch_sub(1);
         reactor->Finish(ToGrpcStatus(Into(std::move(inc), resp)));
       },
       grid);
@@ -82,11 +86,30 @@ grpc::ServerUnaryReactor* IncidentGrpc::ListIncidents(grpc::CallbackServerContex
   });
 }
 
+// Dispatch's hot path, asynchronous like reports: the read and the conditional write go
+// through the asynchronous Redis client. An outcome that needs the blocking path (a
+// refusal to check against an earlier request, a race with another change) runs Assign
+// on the executor.
 grpc::ServerUnaryReactor* IncidentGrpc::AssignIncident(grpc::CallbackServerContext* ctx,
                                                        const v1::AssignIncidentRequest* req,
                                                        v1::IncidentResponse* resp) {
-  return Run(
-      ctx, [this, req, resp](const Caller& c) { return Into(incidents_->Assign(*req, c), resp); });
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (!AdmitAsync(reactor)) return reactor;
+  Caller caller = CallerOf(*ctx);
+  incidents_->AssignAsync(
+      *req, caller,
+      [this, ctx, reactor, req, resp,
+       caller](std::optional<absl::StatusOr<v1::Incident>> done) mutable {
+        async_in_flight_.fetch_sub(1);
+        if (done.has_value()) {
+          reactor->Finish(ToGrpcStatus(Into(*std::move(done), resp)));
+          return;
+        }
+        server::FinishOnExecutor(
+            *executor_, ctx, reactor, caller, "incidents",
+            [this, req, resp](const Caller& c) { return Into(incidents_->Assign(*req, c), resp); });
+      });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* IncidentGrpc::AcceptAssignment(grpc::CallbackServerContext* ctx,

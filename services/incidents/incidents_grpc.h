@@ -9,15 +9,17 @@
 
 namespace gridloop::incidents {
 
-// gridloop.v1.IncidentService over the callback API. Each handler reads the caller,
-// hands the blocking domain call to the executor and finishes from there, so no gRPC
-// thread ever waits on Redis. A full executor queue is RESOURCE_EXHAUSTED (retry later);
+// gridloop.v1.IncidentService over the callback API. Reports and assignments (the loop's
+// hot path) wait on Redis without a thread; every other handler reads the caller, hands
+// the blocking domain call to the executor and finishes from there, so no gRPC thread
+// ever waits on Redis. A full executor queue is RESOURCE_EXHAUSTED (retry later);
 // a call whose deadline passed while queued is not started.
 class IncidentGrpc final : public v1::IncidentService::CallbackService {
  public:
-  // `incidents` and `executor` must outlive this service. Beyond
-  // `max_reports_in_flight` concurrent reports, ReportIncident is RESOURCE_EXHAUSTED.
-  IncidentGrpc(Incidents* incidents, server::Executor* executor, int max_reports_in_flight = 10000);
+  // `incidents` and `executor` must outlive this service. Beyond `max_async_in_flight`
+  // concurrent reports and assignments (the calls that wait on Redis without a thread),
+  // those calls are RESOURCE_EXHAUSTED.
+  IncidentGrpc(Incidents* incidents, server::Executor* executor, int max_async_in_flight = 10000);
 
   grpc::ServerUnaryReactor* ReportIncident(grpc::CallbackServerContext* ctx,
                                            const v1::ReportIncidentRequest* req,
@@ -57,8 +59,12 @@ class IncidentGrpc final : public v1::IncidentService::CallbackService {
 
   Incidents* const incidents_;
   server::Executor* const executor_;
-  const int max_reports_in_flight_;
-  std::atomic<int> reports_in_flight_{0};
+  // Counts a call into the asynchronous path, or finishes it RESOURCE_EXHAUSTED when
+  // that path is full (the caller then returns the reactor as it is).
+  bool AdmitAsync(grpc::ServerUnaryReactor* reactor);
+
+  const int max_async_in_flight_;
+  std::atomic<int> async_in_flight_{0};
 };
 
 }  // namespace gridloop::incidents

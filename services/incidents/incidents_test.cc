@@ -1,7 +1,9 @@
 #include "services/incidents/incidents.h"
 
+#include <optional>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "common/clock/proto_time.h"
@@ -37,13 +39,20 @@ class IncidentsTest : public ::testing::Test {
     return *inc;
   }
 
-  v1::Incident MustAssign(const v1::Incident& inc, const std::string& worker) {
+  static v1::AssignIncidentRequest AssignRequest(const std::string& request_id,
+                                                 const v1::Incident& inc,
+                                                 const std::string& worker) {
     v1::AssignIncidentRequest a;
-    a.set_request_id("assign-" + inc.id() + "-" + worker);
+    a.set_request_id(request_id);
     a.set_incident_id(inc.id());
     a.mutable_assignee()->set_kind(v1::ASSIGNEE_KIND_GRID_WORKER);
     a.mutable_assignee()->set_id(worker);
-    auto out = incidents_.Assign(a, Dispatcher());
+    return a;
+  }
+
+  v1::Incident MustAssign(const v1::Incident& inc, const std::string& worker) {
+    auto out = incidents_.Assign(AssignRequest("assign-" + inc.id() + "-" + worker, inc, worker),
+                                 Dispatcher());
     EXPECT_TRUE(out.ok()) << out.status();
     return *out;
   }
@@ -181,11 +190,7 @@ TEST_F(IncidentsTest, DissatisfiedFeedbackReopensForAnotherRound) {
 TEST_F(IncidentsTest, StaleExpectedVersionIsAborted) {
   v1::Incident inc = MustReport("stale");
   MustAssign(inc, "w1");
-  v1::AssignIncidentRequest a;
-  a.set_request_id("stale-assign");
-  a.set_incident_id(inc.id());
-  a.mutable_assignee()->set_kind(v1::ASSIGNEE_KIND_GRID_WORKER);
-  a.mutable_assignee()->set_id("w2");
+  v1::AssignIncidentRequest a = AssignRequest("stale-assign", inc, "w2");
   a.set_expected_version(1);
   EXPECT_EQ(incidents_.Assign(a, Dispatcher()).status().code(), absl::StatusCode::kAborted);
   a.set_request_id("fresh-assign");
@@ -193,13 +198,62 @@ TEST_F(IncidentsTest, StaleExpectedVersionIsAborted) {
   EXPECT_TRUE(incidents_.Assign(a, Dispatcher()).ok());
 }
 
+// The result AssignAsync gave (it runs `done` before returning with the memory store).
+std::optional<absl::StatusOr<v1::Incident>> AssignAsyncNow(Incidents& incidents,
+                                                           const v1::AssignIncidentRequest& req,
+                                                           const Caller& caller) {
+  std::optional<absl::StatusOr<v1::Incident>> out;
+  bool called = false;
+  incidents.AssignAsync(req, caller, [&](std::optional<absl::StatusOr<v1::Incident>> r) {
+    called = true;
+    out = std::move(r);
+  });
+  EXPECT_TRUE(called);
+  return out;
+}
+
+TEST_F(IncidentsTest, AssignAsyncAssignsAndHandsRefusalsToTheBlockingPath) {
+  v1::Incident inc = MustReport("async");
+  v1::AssignIncidentRequest a = AssignRequest("async-assign", inc, "w1");
+  a.set_expected_version(1);
+  std::optional<absl::StatusOr<v1::Incident>> done = AssignAsyncNow(incidents_, a, Dispatcher());
+  ASSERT_TRUE(done.has_value());
+  ASSERT_TRUE(done->ok()) << done->status();
+  EXPECT_EQ((*done)->status(), v1::INCIDENT_STATUS_ASSIGNED);
+  EXPECT_EQ((*done)->assignee().id(), "w1");
+  EXPECT_EQ((*done)->version(), 2);
+  ASSERT_EQ(store_.events().size(), 2u);
+  EXPECT_EQ(store_.events()[1].type(), v1::INCIDENT_EVENT_TYPE_ASSIGNED);
+
+  // The same request again: its expected_version is stale now, a refusal the blocking
+  // path turns into the first result, with nothing written.
+  EXPECT_FALSE(AssignAsyncNow(incidents_, a, Dispatcher()).has_value());
+  absl::StatusOr<v1::Incident> replay = incidents_.Assign(a, Dispatcher());
+  ASSERT_TRUE(replay.ok()) << replay.status();
+  EXPECT_EQ(replay->version(), 2);
+  EXPECT_EQ(store_.events().size(), 2u);
+
+  // Bad input and callers who may not assign are answered at once, before any read.
+  v1::AssignIncidentRequest bad = a;
+  bad.set_request_id("async-bad");
+  bad.clear_assignee();
+  done = AssignAsyncNow(incidents_, bad, Dispatcher());
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(done->status().message(), "assignee.kind"));
+  done = AssignAsyncNow(incidents_, a, Resident("r-42"));
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->status().code(), absl::StatusCode::kPermissionDenied);
+  bad = a;
+  bad.set_incident_id("no-such-incident");
+  done = AssignAsyncNow(incidents_, bad, Dispatcher());
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(IncidentsTest, CallersMayOnlyDoWhatTheirRoleAllows) {
   v1::Incident inc = MustReport("perm");
-  v1::AssignIncidentRequest a;
-  a.set_request_id("perm-assign");
-  a.set_incident_id(inc.id());
-  a.mutable_assignee()->set_kind(v1::ASSIGNEE_KIND_GRID_WORKER);
-  a.mutable_assignee()->set_id("w1");
+  v1::AssignIncidentRequest a = AssignRequest("perm-assign", inc, "w1");
   EXPECT_EQ(incidents_.Assign(a, Caller{}).status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(incidents_.Assign(a, Resident("r-42")).status().code(),
             absl::StatusCode::kPermissionDenied);

@@ -83,11 +83,11 @@ int ShardOrDie(absl::string_view id) {
 
 }  // namespace
 
-RedisIncidentStore::RedisIncidentStore(redis::Client* redis, std::function<void()> on_write)
+RedisIncidentStore::RedisIncidentStore(redis::Client* redis, OnWrite on_write)
     : redis_(redis), on_write_(std::move(on_write)) {}
 
 RedisIncidentStore::RedisIncidentStore(redis::Client* redis, redis::AsyncClient* async,
-                                       std::function<void()> on_write)
+                                       OnWrite on_write)
     : redis_(redis), async_(async), on_write_(std::move(on_write)) {}
 
 std::vector<std::string> RedisIncidentStore::OutboxStreams() {
@@ -123,6 +123,22 @@ absl::StatusOr<v1::Incident> RedisIncidentStore::Get(absl::string_view id, bool 
     if (!inc.add_history()->ParseFromString(h.str)) return Corrupt("history entry");
   }
   return inc;
+}
+
+void RedisIncidentStore::GetAsync(absl::string_view id, GetCallback done) {
+  const std::optional<int> shard = ShardOfId(id);
+  if (async_ == nullptr || !shard.has_value()) {
+    done(Get(id, /*with_history=*/false));
+    return;
+  }
+  async_->Command({"HGET", RecordKey(*shard, id), "d"},
+                  [id = std::string(id), done = std::move(done)](absl::StatusOr<Reply> r) {
+                    if (!r.ok()) return done(r.status());
+                    if (r->is_nil()) {
+                      return done(absl::NotFoundError(absl::StrCat("incident ", id, " not found")));
+                    }
+                    done(ParseIncident(r->str));
+                  });
 }
 
 absl::StatusOr<std::optional<EarlierResult>> RedisIncidentStore::FindRequest(
@@ -205,7 +221,7 @@ absl::StatusOr<WriteResult> RedisIncidentStore::CommitOutcome(const IncidentWrit
   if (r.elements.empty()) return Corrupt("commit reply");
   const std::string& outcome = r.elements[0].str;
   if (outcome == "ok") {
-    if (on_write_) on_write_();
+    if (on_write_) on_write_(OutboxKey(ShardOrDie(id)));
     return WriteResult{};
   }
   if (outcome == "dup" && r.elements.size() == 3) {

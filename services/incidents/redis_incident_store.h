@@ -23,18 +23,21 @@ namespace gridloop::incidents {
 // Thread-safe (the client is a pool).
 class RedisIncidentStore final : public IncidentStore {
  public:
-  // `redis` must outlive the store. `on_write` (may be empty) runs after every accepted
-  // write, on the writing thread: it wakes the outbox relay.
-  explicit RedisIncidentStore(redis::Client* redis, std::function<void()> on_write = nullptr);
+  // Told the outbox stream an accepted write appended to, on the writing thread: it wakes
+  // the outbox relay for that stream.
+  using OnWrite = std::function<void(const std::string& stream)>;
+
+  // `redis` must outlive the store. `on_write` may be empty.
+  explicit RedisIncidentStore(redis::Client* redis, OnWrite on_write = nullptr);
   // As above, with `async` (outliving the store) for WriteAsync, the hot path of reports.
-  RedisIncidentStore(redis::Client* redis, redis::AsyncClient* async,
-                     std::function<void()> on_write);
+  RedisIncidentStore(redis::Client* redis, redis::AsyncClient* async, OnWrite on_write);
 
   absl::StatusOr<v1::Incident> Get(absl::string_view id, bool with_history) override;
   absl::StatusOr<std::optional<EarlierResult>> FindRequest(int shard,
                                                            absl::string_view request_id) override;
   absl::StatusOr<WriteResult> Write(const IncidentWrite& w) override;
   void WriteAsync(const IncidentWrite& w, WriteCallback done) override;
+  void GetAsync(absl::string_view id, GetCallback done) override;
   absl::StatusOr<ListPage> List(const ListQuery& q) override;
   absl::StatusOr<std::vector<SlaDeadline>> DueDeadlines(absl::Time now, int limit) override;
   absl::Status DropDeadline(const SlaDeadline& deadline) override;
@@ -47,7 +50,7 @@ class RedisIncidentStore final : public IncidentStore {
 
   redis::Client* const redis_;
   redis::AsyncClient* const async_ = nullptr;
-  const std::function<void()> on_write_;
+  const OnWrite on_write_;
 };
 
 }  // namespace gridloop::incidents

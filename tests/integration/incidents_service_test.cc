@@ -265,6 +265,77 @@ TEST_F(IncidentsServiceTest, TheWholeLifecycleOverGrpcEmitsGapFreeVersions) {
   EXPECT_EQ(got.reporter().phone(), "139****1111") << "anonymous callers see a masked phone";
 }
 
+TEST_F(IncidentsServiceTest, RacingAssignmentsLandOnceOrNotAtAllWithGapFreeVersions) {
+  StartApp();
+  v1::Incident inc;
+  ASSERT_TRUE(Report("race", &inc).ok());
+  auto assign = [&](const std::string& request_id, const std::string& worker,
+                    int64_t expected_version, v1::Incident* out) {
+    v1::AssignIncidentRequest a;
+    a.set_request_id(request_id);
+    a.set_incident_id(inc.id());
+    a.mutable_assignee()->set_kind(v1::ASSIGNEE_KIND_GRID_WORKER);
+    a.mutable_assignee()->set_id(worker);
+    a.set_expected_version(expected_version);
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-gridloop-person", "dispatch");
+    ctx.AddMetadata("x-gridloop-role", "system");
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    v1::IncidentResponse resp;
+    grpc::Status s = stub_->AssignIncident(&ctx, a, &resp);
+    if (out != nullptr) *out = resp.incident();
+    return s;
+  };
+  // Without expected_version each asks for "assign now, whatever the version": one that
+  // loses a race is read and written again, a bounded number of times, after which it is
+  // ABORTED. Every one either lands once or writes nothing.
+  constexpr int kThreads = 4;
+  constexpr int kEach = 5;
+  std::atomic<int> landed{0};
+  std::atomic<int> other{0};
+  std::vector<std::thread> threads;
+  threads.reserve(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const std::string id = absl::StrCat("race-", t, "-", i);
+        // Each to someone else: the same assignee twice in a row is refused.
+        grpc::Status s = assign(id, absl::StrCat("w", t, "-", i), 0, nullptr);
+        if (s.ok()) {
+          ++landed;
+        } else if (s.error_code() != grpc::StatusCode::ABORTED) {
+          ADD_FAILURE() << id << ": " << s.error_code() << " " << s.error_message();
+          ++other;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(other.load(), 0);
+  ASSERT_GT(landed.load(), 0);
+  const int64_t last = 1 + landed.load();
+
+  // A repeat returns its first result; a stale expected_version is ABORTED.
+  v1::Incident first;
+  ASSERT_TRUE(assign("race-stale-first", "w8", last, &first).ok());
+  EXPECT_EQ(first.version(), last + 1);
+  v1::Incident again;
+  ASSERT_TRUE(assign("race-stale-first", "w8", last, &again).ok());
+  EXPECT_EQ(again.version(), last + 1);
+  EXPECT_EQ(again.assignee().id(), "w8");
+  grpc::Status stale = assign("race-stale", "w9", last, nullptr);
+  EXPECT_EQ(stale.error_code(), grpc::StatusCode::ABORTED) << stale.error_message();
+
+  ASSERT_TRUE(OutboxDrained(absl::Seconds(30)));
+  std::vector<int64_t> versions;
+  for (const auto& e : AllEvents(static_cast<size_t>(last + 1))) {
+    if (e.incident_id() == inc.id()) versions.push_back(e.version());
+  }
+  std::vector<int64_t> expected;
+  for (int64_t v = 1; v <= last + 1; ++v) expected.push_back(v);
+  EXPECT_EQ(versions, expected) << "each landed once, in order; the refused wrote nothing";
+}
+
 TEST_F(IncidentsServiceTest, OverdueIsEmittedOncePerMissedDeadline) {
   StartApp();
   v1::Incident inc;
