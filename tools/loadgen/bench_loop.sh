@@ -18,9 +18,10 @@
 #   tools/loadgen/bench_loop.sh [BUILD_DIR] [RATE] [SECONDS]
 #
 # Environment: BENCH_PARTITIONS (64: the dev broker finds a fetched offset by walking the
-# partition's message sets from the oldest, so at 1,000 reports/s 16 partitions made its own
-# walk the largest cost on the path), BENCH_DISPATCH_REPLICAS (1; more split the incident
-# topic's partitions between them), BENCH_GRACE (30s), BENCH_LINGER (the producers'
+# partition's message sets from the oldest, so at 1,000 reports/s for 30 s, 16 partitions
+# made its own walk the largest cost on the path; for runs of minutes 16 is better, since
+# the walk stops growing once a partition holds the mock's 5 MiB), BENCH_DISPATCH_REPLICAS
+# (1; more split the incident topic's partitions between them), BENCH_GRACE (30s), BENCH_LINGER (the producers'
 # linger.ms, for both relays and the hop alike; the services' default when unset),
 # BENCH_FETCH_WAIT (the consumers' fetch.wait.max.ms, e.g. 1ms, for dispatch, the hop and
 # the loop's reader alike; the services' default when unset),
