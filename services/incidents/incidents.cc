@@ -359,7 +359,7 @@ absl::StatusOr<IncidentWrite> Incidents::Compute(const v1::Incident& current,
   return w;
 }
 
-absl::StatusOr<v1::Incident> Incidents::Written(const IncidentWrite& w,
+absl::StatusOr<v1::Incident> Incidents::Written(v1::Incident written,
                                                 const std::string& fingerprint, WriteResult result,
                                                 const Caller& caller) {
   if (result.earlier.has_value()) {
@@ -368,7 +368,7 @@ absl::StatusOr<v1::Incident> Incidents::Written(const IncidentWrite& w,
     }
     return ForCaller(std::move(result.earlier->incident), caller);
   }
-  return ForCaller(w.incident, caller);
+  return ForCaller(std::move(written), caller);
 }
 
 absl::StatusOr<v1::Incident> Incidents::Mutate(absl::string_view method,
@@ -399,7 +399,9 @@ absl::StatusOr<v1::Incident> Incidents::Mutate(absl::string_view method,
         Compute(*current, request_id, fingerprint, expected_version, caller, make_change);
     if (!w.ok()) return earlier_or(w.status());
     absl::StatusOr<WriteResult> result = store_->Write(*w);
-    if (result.ok()) return Written(*w, fingerprint, *std::move(result), caller);
+    if (result.ok()) {
+      return Written(std::move(w->incident), fingerprint, *std::move(result), caller);
+    }
     // Someone else changed the incident between our read and write. Without an
     // expected_version the caller asked for "whatever the state is now", so recompute.
     if (result.status().code() != absl::StatusCode::kAborted || expected_version != 0 ||
@@ -438,7 +440,8 @@ void Incidents::MutateAsync(absl::string_view method, const google::protobuf::Me
     auto kept = std::make_shared<IncidentWrite>(*std::move(w));
     store_->WriteAsync(*kept, [call, kept](absl::StatusOr<WriteResult> result) {
       if (result.ok()) {
-        return call->done(Written(*kept, call->fingerprint, *std::move(result), call->caller));
+        return call->done(Written(std::move(kept->incident), call->fingerprint, *std::move(result),
+                                  call->caller));
       }
       // Changed between the read and the write: the blocking path reads again (or refuses
       // a stale expected_version, after asking for an earlier result).

@@ -115,10 +115,10 @@ class Incidents {
   absl::StatusOr<IncidentWrite> Compute(const v1::Incident& current, absl::string_view request_id,
                                         const std::string& fingerprint, int64_t expected_version,
                                         const Caller& caller, const MakeChange& make_change) const;
-  // What the caller gets once `w` was written (or found to repeat an earlier request).
-  static absl::StatusOr<v1::Incident> Written(const IncidentWrite& w,
-                                              const std::string& fingerprint, WriteResult result,
-                                              const Caller& caller);
+  // What the caller gets once `written` (the record a write carried) was stored, or was
+  // found to repeat an earlier request.
+  static absl::StatusOr<v1::Incident> Written(v1::Incident written, const std::string& fingerprint,
+                                              WriteResult result, const Caller& caller);
 
   // A validated report, ready to be written.
   struct PreparedReport {

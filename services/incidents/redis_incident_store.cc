@@ -76,6 +76,16 @@ absl::StatusOr<v1::Incident> ParseIncident(const std::string& bytes) {
   return inc;
 }
 
+absl::Status NotFound(absl::string_view id) {
+  return absl::NotFoundError(absl::StrCat("incident ", id, " not found"));
+}
+
+// The record from an `HGET <record> d` reply.
+absl::StatusOr<v1::Incident> RecordFromReply(absl::string_view id, const Reply& r) {
+  if (r.is_nil()) return NotFound(id);
+  return ParseIncident(r.str);
+}
+
 int ShardOrDie(absl::string_view id) {
   // Callers validated the id; a malformed one here is a bug, kept out of Redis anyway.
   return ShardOfId(id).value_or(0);
@@ -99,12 +109,11 @@ std::vector<std::string> RedisIncidentStore::OutboxStreams() {
 
 absl::StatusOr<v1::Incident> RedisIncidentStore::Get(absl::string_view id, bool with_history) {
   const std::optional<int> shard = ShardOfId(id);
-  if (!shard.has_value()) return absl::NotFoundError(absl::StrCat("incident ", id, " not found"));
+  if (!shard.has_value()) return NotFound(id);
   const std::string rec = RecordKey(*shard, id);
   if (!with_history) {
     ASSIGN_OR_RETURN(Reply r, redis_->Command({"HGET", rec, "d"}));
-    if (r.is_nil()) return absl::NotFoundError(absl::StrCat("incident ", id, " not found"));
-    return ParseIncident(r.str);
+    return RecordFromReply(id, r);
   }
   // MULTI/EXEC so the record and its history are read at one point in time.
   ASSIGN_OR_RETURN(std::vector<Reply> replies,
@@ -115,10 +124,7 @@ absl::StatusOr<v1::Incident> RedisIncidentStore::Get(absl::string_view id, bool 
   const Reply& exec = replies.back();
   if (exec.is_error()) return redis::StatusFromErrorReply(exec.str);
   if (exec.elements.size() != 2) return Corrupt("transaction reply");
-  if (exec.elements[0].is_nil()) {
-    return absl::NotFoundError(absl::StrCat("incident ", id, " not found"));
-  }
-  ASSIGN_OR_RETURN(v1::Incident inc, ParseIncident(exec.elements[0].str));
+  ASSIGN_OR_RETURN(v1::Incident inc, RecordFromReply(id, exec.elements[0]));
   for (const Reply& h : exec.elements[1].elements) {
     if (!inc.add_history()->ParseFromString(h.str)) return Corrupt("history entry");
   }
@@ -134,10 +140,7 @@ void RedisIncidentStore::GetAsync(absl::string_view id, GetCallback done) {
   async_->Command({"HGET", RecordKey(*shard, id), "d"},
                   [id = std::string(id), done = std::move(done)](absl::StatusOr<Reply> r) {
                     if (!r.ok()) return done(r.status());
-                    if (r->is_nil()) {
-                      return done(absl::NotFoundError(absl::StrCat("incident ", id, " not found")));
-                    }
-                    done(ParseIncident(r->str));
+                    done(RecordFromReply(id, *r));
                   });
 }
 
@@ -232,7 +235,7 @@ absl::StatusOr<WriteResult> RedisIncidentStore::CommitOutcome(const IncidentWrit
   }
   if (outcome == "gone") return absl::FailedPreconditionError("deadline already fired");
   if (outcome == "exists") return absl::AlreadyExistsError(absl::StrCat("incident ", id));
-  if (outcome == "missing") return absl::NotFoundError(absl::StrCat("incident ", id, " not found"));
+  if (outcome == "missing") return NotFound(id);
   if (outcome == "stale") {
     return absl::AbortedError(absl::StrCat("incident ", id, " is at version ",
                                            r.elements.size() > 1 ? r.elements[1].str : "?",
