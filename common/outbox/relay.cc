@@ -3,14 +3,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <iterator>
 #include <map>
 #include <memory>
 #include <random>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 #include "common/log/log.h"
 #include "common/status/status_macros.h"
 
@@ -50,9 +53,25 @@ std::string DefaultOwner() {
   return absl::StrFormat("%s-%d-%08x", host, getpid(), rd());
 }
 
-// How long to wait for deliveries to come back: the producer's own delivery timeout
-// reports every one long before.
+// How long RunOnce() waits for deliveries to come back: the producer's own delivery
+// timeout reports every one long before.
 constexpr absl::Duration kOverdue = absl::Minutes(2);
+
+// A stream id "<ms>-<seq>" as numbers; ids compare by these, not as text.
+std::pair<uint64_t, uint64_t> IdParts(absl::string_view id) {
+  std::pair<uint64_t, uint64_t> parts{0, 0};
+  const size_t dash = id.find('-');
+  if (!absl::SimpleAtoi(id.substr(0, dash), &parts.first)) return {0, 0};
+  if (dash != absl::string_view::npos && !absl::SimpleAtoi(id.substr(dash + 1), &parts.second)) {
+    return {parts.first, 0};
+  }
+  return parts;
+}
+
+// Whether entry `id` comes after `than` in its stream; everything comes after "".
+bool IdAfter(absl::string_view id, absl::string_view than) {
+  return than.empty() || IdParts(id) > IdParts(than);
+}
 
 }  // namespace
 
@@ -78,8 +97,14 @@ void Relay::Stop() {
   }
   if (thread_.joinable()) thread_.join();
   absl::MutexLock run(&run_mu_);
-  if (producer_ != nullptr) {
-    if (absl::Status s = producer_->Flush(absl::Seconds(5)); !s.ok()) {
+  kafka::Producer* producer = nullptr;  // replaced only under run_mu_
+  {
+    absl::MutexLock state(&state_mu_);
+    closing_ = true;
+    producer = producer_.get();
+  }
+  if (producer != nullptr) {
+    if (absl::Status s = producer->Flush(absl::Seconds(5)); !s.ok()) {
       log::Warn("outbox relay: flush on stop", {{"error", s.ToString()}});
     }
     // What was acknowledged is deleted now rather than published again by the next holder.
@@ -97,6 +122,30 @@ void Relay::Notify(const std::string& stream) {
   if (!signals_->all_dirty) signals_->dirty.insert(stream);
 }
 
+void Relay::Publish(Appended entry) {
+  {
+    absl::MutexLock lock(&state_mu_);
+    auto it = held_.find(entry.stream);
+    if (!closing_ && it != held_.end() && producer_ != nullptr && !producer_->fatal() &&
+        absl::Now() < leases_valid_until_) {
+      StreamState& state = it->second;
+      // A pass read it (and sent it) before its writer got here.
+      if (!IdAfter(entry.id, state.cursor)) return;
+      // Sent at once only right behind what was sent before it; an entry between the two
+      // (another writer's, or one whose writer has not got here yet) is read by a pass.
+      const bool follows =
+          entry.previous_id.empty() ? state.in_flight.empty() : entry.previous_id == state.cursor;
+      if (follows && !state.failed && state.retry_at <= absl::Now() &&
+          state.in_flight.size() < static_cast<size_t>(options_.batch)) {
+        std::vector<Entry> one;
+        one.push_back(Entry{std::move(entry.id), std::move(entry.key), std::move(entry.value)});
+        if (Send(state, std::move(one)).ok()) return;
+      }
+    }
+  }
+  Notify(entry.stream);
+}
+
 void Relay::Notify() {
   absl::MutexLock lock(&signals_->mu);
   signals_->notified = true;
@@ -112,6 +161,8 @@ void Relay::Loop() {
   absl::Time next_poll = absl::InfinitePast();
   absl::Time last_all = absl::InfinitePast();
   absl::Time next_retry = absl::InfiniteFuture();
+  // While something sent is not deleted yet: the pass that deletes it.
+  absl::Time next_delete = absl::InfiniteFuture();
   bool more = false;
   while (true) {
     bool read = false;
@@ -120,21 +171,29 @@ void Relay::Loop() {
     {
       absl::MutexLock lock(&signals_->mu);
       Signals* sig = signals_.get();
-      // A pass reads only once everything sent before has come back: under load the
-      // entries written meanwhile then go out together, in fewer and larger batches,
-      // which is what keeps the broker's work per record down.
       auto wake = [sig, more]() ABSL_SHARED_LOCKS_REQUIRED(sig->mu) {
-        return sig->stopping || sig->delivered || ((sig->notified || more) && sig->in_flight == 0);
+        return sig->stopping || sig->delivered || sig->notified || more || sig->sent;
       };
-      const absl::Time until = std::min(next_poll, next_retry);
-      const absl::Duration wait = sig->in_flight > 0 ? kOverdue : until - absl::Now();
-      sig->mu.AwaitWithTimeout(absl::Condition(&wake), std::max(absl::ZeroDuration(), wait));
+      sig->watch_sends = next_delete == absl::InfiniteFuture();
+      const absl::Time until = std::min({next_poll, next_retry, next_delete});
+      sig->mu.AwaitWithTimeout(absl::Condition(&wake),
+                               std::max(absl::ZeroDuration(), until - absl::Now()));
+      sig->watch_sends = false;
       if (sig->stopping) return;
       const absl::Time now = absl::Now();
-      read =
-          sig->in_flight == 0 && (sig->notified || more || now >= next_poll || now >= next_retry);
+      if (sig->sent) {
+        sig->sent = false;
+        next_delete = std::min(next_delete, now + options_.delete_every);
+        // Nothing else to do yet: the pass comes when what was sent may be back.
+        if (!sig->delivered && !sig->notified && !more && now < std::min(next_poll, next_retry)) {
+          continue;
+        }
+      }
+      const bool sweep_due = now - last_all >= options_.sweep;
+      read = sig->notified || more || now >= next_poll || now >= next_retry ||
+             (now >= next_delete && sweep_due);
       if (read) {
-        read_all = sig->all_dirty || now >= next_poll || now - last_all >= options_.sweep;
+        read_all = sig->all_dirty || now >= next_poll || sweep_due;
         named.swap(sig->dirty);
         sig->all_dirty = false;
         sig->notified = false;
@@ -144,8 +203,11 @@ void Relay::Loop() {
     absl::StatusOr<PassResult> r;
     {
       absl::MutexLock run(&run_mu_);
-      for (const std::string& stream : named) {
-        if (auto it = held_.find(stream); it != held_.end()) it->second.unread = true;
+      {
+        absl::MutexLock state(&state_mu_);
+        for (const std::string& stream : named) {
+          if (auto it = held_.find(stream); it != held_.end()) it->second.unread = true;
+        }
       }
       r = Pass(read, read_all);
     }
@@ -154,6 +216,7 @@ void Relay::Loop() {
                 {{"error", r.status().ToString()}, {"topic", options_.topic}});
       // Every stream is read again, from its oldest entry, after the backoff.
       more = false;
+      next_delete = absl::InfiniteFuture();
       next_poll = absl::Now() + backoff;
       backoff = std::min(backoff * 2, options_.retry_backoff * 16);
       continue;
@@ -169,6 +232,7 @@ void Relay::Loop() {
       last_all = absl::Now();
       next_poll = last_all + options_.idle_poll;
     }
+    next_delete = r->outstanding ? absl::Now() + options_.delete_every : absl::InfiniteFuture();
   }
 }
 
@@ -204,15 +268,22 @@ bool Relay::WaitInFlight(absl::Duration timeout) {
 
 absl::Status Relay::EnsureProducer(bool* replaced) {
   *replaced = false;
-  if (producer_ != nullptr && !producer_->fatal()) return absl::OkStatus();
-  if (producer_ != nullptr) {
-    log::Error("outbox relay: producer hit a fatal error; recreating it");
-    producer_.reset();
-    // Whatever the old producer had in flight is sent again by the new one.
-    ResetStreams();
-    *replaced = true;
+  std::unique_ptr<kafka::Producer> old;
+  {
+    absl::MutexLock state(&state_mu_);
+    if (producer_ != nullptr && !producer_->fatal()) return absl::OkStatus();
+    if (producer_ != nullptr) {
+      log::Error("outbox relay: producer hit a fatal error; recreating it");
+      old = std::move(producer_);
+      // Whatever the old producer had in flight is sent again by the new one.
+      ResetStreams();
+      *replaced = true;
+    }
   }
-  ASSIGN_OR_RETURN(producer_, producer_factory_());
+  old.reset();
+  ASSIGN_OR_RETURN(std::unique_ptr<kafka::Producer> fresh, producer_factory_());
+  absl::MutexLock state(&state_mu_);
+  producer_ = std::move(fresh);
   return absl::OkStatus();
 }
 
@@ -229,12 +300,18 @@ absl::StatusOr<bool> Relay::HoldLease(const std::string& stream) {
 }
 
 void Relay::ReleaseLeases() {
-  for (const auto& [stream, state] : held_) {
+  std::vector<std::string> streams;
+  {
+    absl::MutexLock state(&state_mu_);
+    for (const auto& [stream, s] : held_) streams.push_back(stream);
+    held_.clear();
+    leases_valid_until_ = absl::InfinitePast();
+  }
+  for (const std::string& stream : streams) {
     absl::StatusOr<redis::Reply> r =
         redis_->Eval(ReleaseScript(), {absl::StrCat(stream, ":lease")}, {owner_});
     if (!r.ok()) log::Warn("outbox relay: lease release", {{"error", r.status().ToString()}});
   }
-  held_.clear();
   lease_checked_ = absl::InfinitePast();
 }
 
@@ -252,91 +329,107 @@ absl::Status Relay::CheckLeases(absl::Time now) {
   // Leases are renewed well inside their lifetime rather than on every pass: a pass is
   // milliseconds, a lease a minute. A relay missing some leases asks again after an idle
   // poll, so a stream released by a stopping replica is taken over at once.
-  const bool all_held = held_.size() == options_.streams.size();
-  if (now - lease_checked_ <= (all_held ? options_.lease_ttl / 4 : options_.idle_poll)) {
+  if (now - lease_checked_ <= (all_held_ ? options_.lease_ttl / 4 : options_.idle_poll)) {
     return absl::OkStatus();
   }
-  std::map<std::string, StreamState> held;
+  std::vector<std::string> mine;
   for (const std::string& stream : options_.streams) {
-    ASSIGN_OR_RETURN(bool mine, HoldLease(stream));
-    if (!mine) continue;
+    ASSIGN_OR_RETURN(bool ours, HoldLease(stream));
+    if (ours) mine.push_back(stream);
+  }
+  absl::MutexLock state(&state_mu_);
+  std::map<std::string, StreamState> held;
+  for (const std::string& stream : mine) {
     // A stream held all along keeps its place; one taken (back) over starts from its
     // oldest entry, since another relay may have left entries before any old cursor.
     auto it = held_.find(stream);
     held[stream] = it != held_.end() ? std::move(it->second) : StreamState{};
   }
   held_ = std::move(held);
+  all_held_ = mine.size() == options_.streams.size();
   lease_checked_ = now;
+  // Publish() sends only while the leases are surely still ours: they were just renewed
+  // for lease_ttl, and the next check comes at a quarter of it.
+  leases_valid_until_ = now + options_.lease_ttl / 2;
   return absl::OkStatus();
 }
 
 absl::StatusOr<Relay::PassResult> Relay::Pass(bool read, bool read_all) {
   const absl::Time now = absl::Now();
   RETURN_IF_ERROR(CheckLeases(now));
-  if (read_all) {
-    for (auto& [stream, state] : held_) state.unread = true;
-  }
   if (now - lag_checked_ > absl::Seconds(1)) {
     RETURN_IF_ERROR(UpdateLag());
     lag_checked_ = now;
   }
   PassResult result;
-
-  // What came back since the last pass: each stream's acknowledged prefix is deleted; an
-  // entry after a failed one waits so the stream's order survives into Kafka.
   std::vector<std::vector<std::string>> cmds;
   int to_delete = 0;
-  for (auto& [stream, state] : held_) {
-    std::vector<std::string> acked;
-    while (!state.in_flight.empty() && !state.failed) {
-      const Delivery& d = *state.in_flight.front();
-      if (!d.done.load(std::memory_order_acquire)) break;
-      if (!d.result.ok()) {
-        state.failed = true;
-        if (result.failure.ok()) result.failure = d.result;
-        break;
-      }
-      acked.push_back(d.id);
-      state.in_flight.pop_front();
-      state.backoff = absl::ZeroDuration();
+  // The streams read by this pass and how many entries each was asked for. The states
+  // stay where they are: only this thread adds or removes streams.
+  std::vector<std::pair<StreamState*, size_t>> reading;
+  size_t deletes = 0;
+  {
+    absl::MutexLock lock(&state_mu_);
+    if (read_all) {
+      for (auto& [stream, state] : held_) state.unread = true;
     }
-    if (state.failed) {
-      const bool all_back =
-          std::all_of(state.in_flight.begin(), state.in_flight.end(),
-                      [](const auto& d) { return d->done.load(std::memory_order_acquire); });
-      if (all_back) {
-        state.backoff = state.backoff == absl::ZeroDuration()
-                            ? options_.retry_backoff
-                            : std::min(state.backoff * 2, options_.retry_backoff * 16);
-        const absl::Duration backoff = state.backoff;
-        state = StreamState{};
-        state.backoff = backoff;
-        state.retry_at = now + backoff;
-      }
-    }
-    if (state.retry_at > now) result.next_retry = std::min(result.next_retry, state.retry_at);
-    if (!acked.empty()) {
-      to_delete += static_cast<int>(acked.size());
-      std::vector<std::string> del = {"XDEL", stream};
-      std::move(acked.begin(), acked.end(), std::back_inserter(del));
-      cmds.push_back(std::move(del));
-    }
-  }
-  const size_t deletes = cmds.size();
-  std::vector<StreamState*> reading;
-  if (read) {
+    // What came back since the last pass: each stream's acknowledged prefix is deleted;
+    // an entry after a failed one waits so the stream's order survives into Kafka.
     for (auto& [stream, state] : held_) {
-      const auto limit = static_cast<size_t>(options_.batch);
-      const size_t room = limit - std::min(state.in_flight.size(), limit);
-      if (!state.unread || state.failed || state.retry_at > now) continue;
-      if (room == 0) continue;
-      // Exclusive of the cursor: what is in flight is not read again.
-      std::string from = state.cursor.empty() ? "-" : absl::StrCat("(", state.cursor);
-      cmds.push_back({"XRANGE", stream, std::move(from), "+", "COUNT", absl::StrCat(room)});
-      reading.push_back(&state);
+      std::vector<std::string> acked;
+      while (!state.in_flight.empty() && !state.failed) {
+        const Delivery& d = *state.in_flight.front();
+        if (!d.done.load(std::memory_order_acquire)) break;
+        if (!d.result.ok()) {
+          state.failed = true;
+          if (result.failure.ok()) result.failure = d.result;
+          break;
+        }
+        acked.push_back(d.id);
+        state.in_flight.pop_front();
+        state.backoff = absl::ZeroDuration();
+      }
+      if (state.failed) {
+        const bool all_back =
+            std::all_of(state.in_flight.begin(), state.in_flight.end(),
+                        [](const auto& d) { return d->done.load(std::memory_order_acquire); });
+        if (all_back) {
+          state.backoff = state.backoff == absl::ZeroDuration()
+                              ? options_.retry_backoff
+                              : std::min(state.backoff * 2, options_.retry_backoff * 16);
+          const absl::Duration backoff = state.backoff;
+          state = StreamState{};
+          state.backoff = backoff;
+          state.retry_at = now + backoff;
+        }
+      }
+      if (state.retry_at > now) result.next_retry = std::min(result.next_retry, state.retry_at);
+      if (!acked.empty()) {
+        to_delete += static_cast<int>(acked.size());
+        std::vector<std::string> del = {"XDEL", stream};
+        std::move(acked.begin(), acked.end(), std::back_inserter(del));
+        cmds.push_back(std::move(del));
+      }
+    }
+    deletes = cmds.size();
+    if (read) {
+      for (auto& [stream, state] : held_) {
+        const auto limit = static_cast<size_t>(options_.batch);
+        const size_t room = limit - std::min(state.in_flight.size(), limit);
+        if (!state.unread || state.failed || state.retry_at > now) continue;
+        if (room == 0) continue;
+        // Exclusive of the cursor: what is in flight is not read again.
+        std::string from = state.cursor.empty() ? "-" : absl::StrCat("(", state.cursor);
+        cmds.push_back({"XRANGE", stream, std::move(from), "+", "COUNT", absl::StrCat(room)});
+        reading.emplace_back(&state, room);
+      }
+    }
+    if (cmds.empty()) {
+      result.outstanding = std::any_of(held_.begin(), held_.end(),
+                                       [](const auto& h) { return !h.second.in_flight.empty(); });
+      return result;
     }
   }
-  if (cmds.empty()) return result;
 
   absl::StatusOr<std::vector<redis::Reply>> replies = redis_->Pipeline(std::move(cmds));
   for (size_t i = 0; replies.ok() && i < replies->size(); ++i) {
@@ -344,6 +437,7 @@ absl::StatusOr<Relay::PassResult> Relay::Pass(bool read, bool read_all) {
   }
   if (!replies.ok()) {
     // Deletes may not have happened: read every stream from its oldest entry again.
+    absl::MutexLock lock(&state_mu_);
     ResetStreams();
     return replies.status();
   }
@@ -354,8 +448,7 @@ absl::StatusOr<Relay::PassResult> Relay::Pass(bool read, bool read_all) {
   std::vector<std::vector<Entry>> entries(reading.size());
   bool any = false;
   for (size_t i = 0; i < reading.size(); ++i) {
-    const redis::Reply& reply = (*replies)[deletes + i];
-    for (const redis::Reply& e : reply.elements) {
+    for (const redis::Reply& e : (*replies)[deletes + i].elements) {
       if (e.elements.size() != 2) continue;
       Entry entry{e.elements[0].str, "", ""};
       const auto& fields = e.elements[1].elements;
@@ -366,29 +459,37 @@ absl::StatusOr<Relay::PassResult> Relay::Pass(bool read, bool read_all) {
       entries[i].push_back(std::move(entry));
     }
     any = any || !entries[i].empty();
-    const size_t asked = static_cast<size_t>(options_.batch) - reading[i]->in_flight.size();
-    // A full batch leaves the stream unread: the rest is read at the next pass.
-    reading[i]->unread = reply.elements.size() >= asked;
-    if (reading[i]->unread) result.more = true;
   }
-  if (!any) return result;
   bool replaced = false;
-  RETURN_IF_ERROR(EnsureProducer(&replaced));
+  if (any) RETURN_IF_ERROR(EnsureProducer(&replaced));
+  absl::MutexLock lock(&state_mu_);
   if (replaced) {
     // What was read follows entries the old producer may not have delivered.
     result.more = true;
-    return result;
+  } else {
+    for (size_t i = 0; i < reading.size(); ++i) {
+      StreamState& state = *reading[i].first;
+      // A full batch leaves the stream unread: the rest is read at the next pass.
+      state.unread = (*replies)[deletes + i].elements.size() >= reading[i].second;
+      if (state.unread) result.more = true;
+      if (!entries[i].empty()) RETURN_IF_ERROR(Send(state, std::move(entries[i])));
+    }
   }
-  for (size_t i = 0; i < reading.size(); ++i) {
-    RETURN_IF_ERROR(Send(*reading[i], std::move(entries[i])));
-  }
+  result.outstanding = std::any_of(held_.begin(), held_.end(),
+                                   [](const auto& h) { return !h.second.in_flight.empty(); });
   return result;
 }
 
 absl::Status Relay::Send(StreamState& state, std::vector<Entry> entries) {
+  // Entries in order: those that Publish() sent while a pass was reading them come first.
+  entries.erase(entries.begin(), std::find_if(entries.begin(), entries.end(), [&](const Entry& e) {
+                  return IdAfter(e.id, state.cursor);
+                }));
+  if (entries.empty()) return absl::OkStatus();
   {
     absl::MutexLock lock(&signals_->mu);
     signals_->in_flight += static_cast<int64_t>(entries.size());
+    if (signals_->watch_sends) signals_->sent = true;
   }
   for (size_t i = 0; i < entries.size(); ++i) {
     Entry& e = entries[i];
@@ -403,8 +504,8 @@ absl::Status Relay::Send(StreamState& state, std::vector<Entry> entries) {
           absl::MutexLock lock(&sig->mu);
           --sig->in_flight;
           if (failed) ++sig->failed;
-          // The loop waits for the last one; a failure it handles at once.
-          if (failed || sig->in_flight == 0) sig->delivered = true;
+          // A failure the loop handles at once; successes wait for its next pass.
+          if (failed) sig->delivered = true;
         });
     if (!enq.ok()) {
       // Not enqueued: no callback will come for it or for those after it. Later entries

@@ -17,14 +17,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/kafka/producer.h"
+#include "common/outbox/entry.h"
 #include "common/redis/redis_client.h"
 
 namespace gridloop::outbox {
-
-// An outbox stream entry carries the record's Kafka key in field "k" and value in "v";
-// that is the whole format, so any service's Lua script can write one with XADD.
-inline constexpr char kKeyField[] = "k";
-inline constexpr char kValueField[] = "v";
 
 struct RelayOptions {
   // Redis streams to publish from. Each must carry its own hash tag; its lease key is
@@ -39,9 +35,12 @@ struct RelayOptions {
   // that died before publishing them, or by another process).
   absl::Duration idle_poll = absl::Milliseconds(200);
   // A pass started by notifications reads only the streams they named, and every stream
-  // at most this long after the last pass that read them all: under load, what another
-  // replica wrote to a stream this one holds still goes out within this time.
+  // when this long has passed since a pass last read them all: under load, what another
+  // replica wrote to a stream this one holds still goes out within about this time.
   absl::Duration sweep = absl::Milliseconds(10);
+  // While anything sent is not deleted yet, a pass runs this long after the previous
+  // one at the latest: it deletes what was acknowledged (and sweeps when it is time).
+  absl::Duration delete_every = absl::Milliseconds(10);
   // A stream is published by at most one relay at a time (so one incident's events keep
   // their order): the one holding its lease. The lease outlives a pass's delivery wait.
   absl::Duration lease_ttl = absl::Seconds(60);
@@ -56,12 +55,15 @@ struct RelayOptions {
 // report "possibly persisted" counts as not delivered and is re-sent); consumers dedupe.
 // A producer that hit a fatal error is replaced through the factory.
 //
-// A pass reads each stream from just past the last entry it sent, and a pass that reads
-// waits until everything sent before has come back: under load, what was written
-// meanwhile goes out together in one batch. The acknowledged entries are deleted in the
-// same round trip to Redis as the next pass's reads. A failed delivery stops its stream;
-// the stream is then read again from its oldest entry after a backoff, which re-sends the
-// failed entry and any after it that were acknowledged meanwhile, in order.
+// An entry reaches the relay in one of two ways. A writer that knows what it appended
+// hands it over (Publish): when the relay holds the stream and has already sent the
+// entry before it, it is sent at once, on the writer's thread, without a read. Otherwise
+// a pass reads the stream from just past the last entry sent, whether or not earlier
+// ones have come back yet; at most `batch` entries per stream are in flight. The
+// acknowledged entries are deleted in the same round trip to Redis as a pass's reads. A
+// failed delivery stops its stream; the stream is then read again from its oldest entry
+// after a backoff, which re-sends the failed entry and any after it that were
+// acknowledged meanwhile, in order.
 // Thread-safe. Runs one thread between Start() and Stop().
 class Relay {
  public:
@@ -83,6 +85,9 @@ class Relay {
   // Something was just written to `stream`: look at it now rather than at the next idle
   // poll. A pass started by notifications reads only the streams named since the last one.
   void Notify(const std::string& stream);
+  // `entry` was just appended: sent now when it directly follows the last entry this
+  // relay sent from its stream, else as Notify(entry.stream). Never blocks on I/O.
+  void Publish(Appended entry);
   // The same for every stream, when the writer cannot say which.
   void Notify();
 
@@ -115,9 +120,12 @@ class Relay {
     std::set<std::string> dirty ABSL_GUARDED_BY(mu);
     bool all_dirty ABSL_GUARDED_BY(mu) = false;
     bool stopping ABSL_GUARDED_BY(mu) = false;
-    // Set when a delivery came back that the loop should act on: a failure, or the last
-    // one in flight.
+    // Set when a delivery came back failed: the loop acts on it at once.
     bool delivered ABSL_GUARDED_BY(mu) = false;
+    // While the loop has no pass coming to delete what is sent, the first entry Publish()
+    // sends sets `sent`, and the loop schedules one.
+    bool watch_sends ABSL_GUARDED_BY(mu) = false;
+    bool sent ABSL_GUARDED_BY(mu) = false;
     int64_t in_flight ABSL_GUARDED_BY(mu) = 0;
     int64_t failed ABSL_GUARDED_BY(mu) = 0;
   };
@@ -139,8 +147,9 @@ class Relay {
   };
   struct PassResult {
     int deleted = 0;
-    bool more = false;     // a stream returned a full batch: more is waiting
-    absl::Status failure;  // the first failed delivery seen, if any
+    bool more = false;         // a stream returned a full batch: more is waiting
+    bool outstanding = false;  // something sent is not deleted yet
+    absl::Status failure;      // the first failed delivery seen, if any
     absl::Time next_retry = absl::InfiniteFuture();  // earliest failed stream's retry
   };
 
@@ -150,10 +159,11 @@ class Relay {
   absl::StatusOr<PassResult> Pass(bool read, bool read_all = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   absl::Status CheckLeases(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
-  // Sends `entries` of one stream in order; stops at the first that cannot be enqueued.
+  // Sends those of `entries` (one stream's, in order) that come after the last entry sent;
+  // stops at the first that cannot be enqueued.
   absl::Status Send(StreamState& state, std::vector<Entry> entries)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
-  void ResetStreams() ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu_);
+  void ResetStreams() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu_);
   absl::StatusOr<bool> HoldLease(const std::string& stream);
   void ReleaseLeases() ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   absl::Status EnsureProducer(bool* replaced) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
@@ -166,12 +176,19 @@ class Relay {
   const std::string owner_;
   const std::shared_ptr<Signals> signals_ = std::make_shared<Signals>();
 
-  absl::Mutex run_mu_;  // one pass at a time
-  std::unique_ptr<kafka::Producer> producer_ ABSL_GUARDED_BY(run_mu_);
+  absl::Mutex run_mu_;  // one pass at a time; taken before state_mu_
   absl::Time lease_checked_ ABSL_GUARDED_BY(run_mu_) = absl::InfinitePast();
-  // The streams whose lease this relay holds, and what it has in flight from each.
-  std::map<std::string, StreamState> held_ ABSL_GUARDED_BY(run_mu_);
+  bool all_held_ ABSL_GUARDED_BY(run_mu_) = false;
   absl::Time lag_checked_ ABSL_GUARDED_BY(run_mu_) = absl::InfinitePast();
+  // What passes share with Publish(); held for no I/O but enqueueing to the producer.
+  absl::Mutex state_mu_;
+  std::unique_ptr<kafka::Producer> producer_ ABSL_GUARDED_BY(state_mu_);
+  // The streams whose lease this relay holds, and what it has in flight from each.
+  std::map<std::string, StreamState> held_ ABSL_GUARDED_BY(state_mu_);
+  // Until when the leases in held_ are surely this relay's.
+  absl::Time leases_valid_until_ ABSL_GUARDED_BY(state_mu_) = absl::InfinitePast();
+  // Set by Stop(): from then on Publish() only notifies.
+  bool closing_ ABSL_GUARDED_BY(state_mu_) = false;
 
   std::thread thread_;
   std::atomic<int64_t> lag_{0};

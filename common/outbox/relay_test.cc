@@ -124,11 +124,14 @@ class RelayTest : public ::testing::Test {
     return std::make_unique<Relay>(redis_.get(), Producers(*cluster_), Options(owner));
   }
 
-  void Append(const std::string& stream, const std::string& key, const std::string& value) {
+  // Returns the entry's id.
+  std::string Append(const std::string& stream, const std::string& key, const std::string& value) {
     absl::StatusOr<redis::Reply> r =
         redis_->Command({"XADD", stream, "*", kKeyField, key, kValueField, value});
-    ASSERT_TRUE(r.ok()) << r.status();
-    ASSERT_FALSE(r->is_error()) << *r;
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return "";
+    EXPECT_FALSE(r->is_error()) << *r;
+    return r->str;
   }
 
   int64_t Len(const std::string& stream) {
@@ -401,39 +404,105 @@ TEST_F(RelayTest, ASweepReadsStreamsNoNotifyNamed) {
   relay.Stop();
 }
 
-TEST_F(RelayTest, EntriesWrittenWhileAPassIsInFlightGoOutOnceAfterItInOrder) {
+TEST_F(RelayTest, EntriesWrittenWhileAPassIsInFlightGoOutOnceBehindItInOrder) {
   // Its own cluster, down from the start: nothing is acknowledged until it comes up.
   std::unique_ptr<MockKafkaCluster> cluster = OwnCluster();
   ASSERT_NE(cluster, nullptr);
-  RelayOptions options = Options("relay-gathers");
+  RelayOptions options = Options("relay-pipeline");
   options.idle_poll = absl::Minutes(5);  // only Notify() makes it read
+  options.sweep = absl::Minutes(5);
   Relay relay(redis_.get(), Producers(*cluster, /*delivery_timeout=*/absl::Seconds(60)), options);
   relay.Start();
-  ASSERT_TRUE(Eventually([&] { return LeaseHolder(kStreamA) == "relay-gathers"; }));
+  ASSERT_TRUE(Eventually([&] { return LeaseHolder(kStreamA) == "relay-pipeline"; }));
   ASSERT_TRUE(cluster->SetAllBrokersDown().ok());
 
   for (int i = 0; i < 3; ++i) Append(kStreamA, "inc-1", absl::StrCat("v", i));
   relay.Notify();
   ASSERT_TRUE(Eventually([&] { return relay.in_flight() == 3; }));
-  // Written while the first three wait for the broker: they go out together once those
-  // came back, and what was in flight is neither read nor sent a second time.
+  // Written while the first three wait for the broker: sent behind them without waiting,
+  // and what was in flight is neither read nor sent a second time.
   for (int i = 3; i < 5; ++i) Append(kStreamA, "inc-1", absl::StrCat("v", i));
   Append(kStreamB, "inc-2", "v0");
   relay.Notify();
-  EXPECT_EQ(relay.in_flight(), 3);
+  ASSERT_TRUE(Eventually([&] { return relay.in_flight() == 6; }));
   EXPECT_EQ(relay.published(), 0);
+  EXPECT_EQ(Len(kStreamA), 5);
 
   ASSERT_TRUE(cluster->SetAllBrokersUp().ok());
-  EXPECT_TRUE(
-      Eventually([&] { return Len(kStreamA) == 0 && Len(kStreamB) == 0 && relay.in_flight() == 0; },
-                 absl::Seconds(20)));
-  EXPECT_EQ(relay.published(), 6);
+  EXPECT_TRUE(Eventually([&] { return relay.in_flight() == 0; }, absl::Seconds(20)));
   EXPECT_EQ(relay.failed_deliveries(), 0);
   std::map<std::string, std::vector<std::string>> by_key =
       ValuesByKey(ReadTopic(cluster->bootstrap(), topic_, 6, kWait));
   EXPECT_THAT(by_key["inc-1"], ElementsAre("v0", "v1", "v2", "v3", "v4"));
   EXPECT_THAT(by_key["inc-2"], ElementsAre("v0"));
+  // Deleted by the pass after the acknowledgements (no later Notify comes).
+  EXPECT_TRUE(Eventually([&] { return Len(kStreamA) == 0 && Len(kStreamB) == 0; }));
+  EXPECT_EQ(relay.published(), 6);
   relay.Stop();
+}
+
+TEST_F(RelayTest, PublishSendsAnEntryRightBehindTheLastOneSentWithoutReadingIt) {
+  RelayOptions options = Options("relay-direct");
+  // Far beyond the test's deadline: no pass reads unless notified.
+  options.idle_poll = absl::Minutes(5);
+  options.sweep = absl::Minutes(5);
+  Relay relay(redis_.get(), Producers(*cluster_), options);
+  const std::string first = Append(kStreamA, "inc-1", "v0");
+  relay.Start();
+  ASSERT_TRUE(Eventually([&] { return Len(kStreamA) == 0 && relay.published() == 1; }));
+
+  // Handed over with a value other than the stored one: what reaches the topic shows
+  // which of the two was sent. The stream was empty, so nothing comes before it.
+  const std::string second = Append(kStreamA, "inc-1", "v1 as stored");
+  relay.Publish({kStreamA, second, "", "inc-1", "v1 as handed over"});
+  // Right behind the one just sent, still in the stream.
+  const std::string third = Append(kStreamA, "inc-1", "v2 as stored");
+  relay.Publish({kStreamA, third, second, "inc-1", "v2 as handed over"});
+  EXPECT_THAT(ValuesByKey(Read(3))["inc-1"],
+              ElementsAre("v0", "v1 as handed over", "v2 as handed over"));
+  EXPECT_EQ(relay.in_flight(), 0);
+  // Published and deleted by the pass that follows, with no read asked for.
+  EXPECT_TRUE(Eventually([&] { return Len(kStreamA) == 0 && relay.published() == 3; }));
+
+  // An entry another writer slipped in between is not skipped: the later one is read in
+  // turn with it, in stream order, and handing over the earlier one afterwards sends it
+  // no second time.
+  const std::string fourth = Append(kStreamA, "inc-1", "v3");
+  const std::string fifth = Append(kStreamA, "inc-1", "v4");
+  relay.Publish({kStreamA, fifth, fourth, "inc-1", "v4"});
+  ASSERT_TRUE(Eventually([&] { return Len(kStreamA) == 0 && relay.published() == 5; }));
+  relay.Publish({kStreamA, fourth, third, "inc-1", "v3"});
+  EXPECT_EQ(relay.in_flight(), 0);
+  relay.Stop();
+  EXPECT_THAT(ValuesByKey(Read(5))["inc-1"],
+              ElementsAre("v0", "v1 as handed over", "v2 as handed over", "v3", "v4"));
+  EXPECT_EQ(relay.published(), 5);
+}
+
+TEST_F(RelayTest, PublishSendsNothingFromAStreamItDoesNotHoldOrOnceStopped) {
+  // relay-a holds both streams; relay-b, told of an entry, leaves it to the holder.
+  std::unique_ptr<Relay> holder = NewRelay("relay-a");
+  std::unique_ptr<Relay> other = NewRelay("relay-b");
+  ASSERT_TRUE(holder->RunOnce().ok());
+  ASSERT_TRUE(other->RunOnce().ok());
+  ASSERT_EQ(LeaseHolder(kStreamA), "relay-a");
+  const std::string id = Append(kStreamA, "inc-1", "v0");
+  other->Publish({kStreamA, id, "", "inc-1", "v0"});
+  EXPECT_EQ(other->in_flight(), 0);
+  EXPECT_EQ(Len(kStreamA), 1);
+
+  // Stopped, the holder has released its leases and sends nothing either.
+  holder->Stop();
+  holder->Publish({kStreamA, id, "", "inc-1", "v0"});
+  EXPECT_EQ(holder->in_flight(), 0);
+  EXPECT_EQ(Len(kStreamA), 1);
+
+  // The stream is released: the next holder publishes the entry by reading it.
+  EXPECT_TRUE(Eventually([&] {
+    absl::StatusOr<int> n = other->RunOnce();
+    return n.ok() && *n == 1;
+  }));
+  EXPECT_THAT(ValuesByKey(Read(1))["inc-1"], ElementsAre("v0"));
 }
 
 TEST_F(RelayTest, RunningRelayResendsAFailedDeliveryAndWhatFollowedItInOrder) {

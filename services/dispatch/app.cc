@@ -145,9 +145,13 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
         app->redis_.get(), [popts] { return kafka::Producer::Create(popts); }, relay_opts);
   }
   outbox::Relay* relay = app->relay_.get();
-  std::function<void(const std::string&)> notify;
-  if (relay != nullptr) notify = [relay](const std::string& stream) { relay->Notify(stream); };
-  app->dispatch_store_ = std::make_unique<RedisDispatchStore>(app->redis_.get(), notify);
+  RedisDispatchStore::OnOutboxWrite publish;
+  RedisVolunteerStore::OnOutboxWrite notify;
+  if (relay != nullptr) {
+    publish = [relay](outbox::Appended entry) { relay->Publish(std::move(entry)); };
+    notify = [relay](const std::string& stream) { relay->Notify(stream); };
+  }
+  app->dispatch_store_ = std::make_unique<RedisDispatchStore>(app->redis_.get(), publish);
   app->volunteer_store_ = std::make_unique<RedisVolunteerStore>(app->redis_.get(), notify);
   RETURN_IF_ERROR(app->LoadIndex());
 

@@ -8,19 +8,25 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock/proto_time.h"
+#include "common/outbox/entry.h"
 #include "common/redis/redis_client.h"
 #include "common/testing/redis_server.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/dispatch/redis_dispatch_store.h"
 #include "services/dispatch/redis_volunteer_store.h"
 
 namespace gridloop::dispatch {
 namespace {
+
+using ::testing::Contains;
+using ::testing::ElementsAre;
 
 constexpr char kGrid[] = "3301.06.003.001.g01";
 
@@ -151,7 +157,11 @@ class DispatcherTest : public ::testing::Test {
     auto client = redis::Connect(o);
     ASSERT_TRUE(client.ok());
     redis_ = std::move(*client);
-    dispatch_store_ = std::make_unique<RedisDispatchStore>(redis_.get(), nullptr);
+    dispatch_store_ =
+        std::make_unique<RedisDispatchStore>(redis_.get(), [this](outbox::Appended entry) {
+          absl::MutexLock lock(&handed_mu_);
+          handed_.push_back(std::move(entry));
+        });
     volunteer_store_ = std::make_unique<RedisVolunteerStore>(redis_.get());
     dispatcher_ = NewDispatcher();
   }
@@ -212,6 +222,17 @@ class DispatcherTest : public ::testing::Test {
     return e;
   }
 
+  // Someone assigns `id` to grid worker `who` by hand: the fake's new state and its event.
+  v1::IncidentEvent AssignedByHand(const std::string& id, const std::string& who) {
+    v1::Incident inc = incidents_.Current(id);
+    inc.set_version(inc.version() + 1);
+    inc.set_status(v1::INCIDENT_STATUS_ASSIGNED);
+    inc.mutable_assignee()->set_kind(v1::ASSIGNEE_KIND_GRID_WORKER);
+    inc.mutable_assignee()->set_id(who);
+    incidents_.Put(inc);
+    return EventOf(inc, v1::INCIDENT_EVENT_TYPE_ASSIGNED);
+  }
+
   // The event IncidentService would publish for the fake's current state.
   v1::IncidentEvent Latest(const std::string& id, v1::IncidentEventType type) {
     return EventOf(incidents_.Current(id), type);
@@ -225,7 +246,15 @@ class DispatcherTest : public ::testing::Test {
 
   Caller As(const std::string& person, Role role) { return Caller{person, role, "3301"}; }
 
+  std::vector<outbox::Appended> Handed() {
+    absl::MutexLock lock(&handed_mu_);
+    return handed_;
+  }
+
   FakeClock clock_;
+  absl::Mutex handed_mu_;
+  // What the store handed the relay.
+  std::vector<outbox::Appended> handed_ ABSL_GUARDED_BY(handed_mu_);
   std::unique_ptr<testing::RedisServer> server_;
   std::unique_ptr<redis::Client> redis_;
   std::unique_ptr<RedisDispatchStore> dispatch_store_;
@@ -474,14 +503,7 @@ TEST_F(DispatcherTest, OnlyTheVolunteerAskedMayAnswer) {
 TEST_F(DispatcherTest, AManualAssignmentWithdrawsTheOpenOffer) {
   const std::string a = AddVolunteer("va", 100, {"elderly_care"});
   ASSERT_TRUE(dispatcher_->HandleIncidentEvent(Reported("inc-1", "elderly_help")).ok());
-  v1::Incident by_hand = incidents_.Current("inc-1");
-  by_hand.set_version(2);
-  by_hand.set_status(v1::INCIDENT_STATUS_ASSIGNED);
-  by_hand.mutable_assignee()->set_kind(v1::ASSIGNEE_KIND_GRID_WORKER);
-  by_hand.mutable_assignee()->set_id("gw-2");
-  incidents_.Put(by_hand);
-  ASSERT_TRUE(
-      dispatcher_->HandleIncidentEvent(EventOf(by_hand, v1::INCIDENT_EVENT_TYPE_ASSIGNED)).ok());
+  ASSERT_TRUE(dispatcher_->HandleIncidentEvent(AssignedByHand("inc-1", "gw-2")).ok());
   auto offer = dispatch_store_->GetOffer(OfferId("inc-1", 1));
   ASSERT_TRUE(offer.ok());
   EXPECT_EQ(offer->status(), v1::OFFER_STATUS_WITHDRAWN);
@@ -500,6 +522,33 @@ TEST_F(DispatcherTest, AManualAssignmentWithdrawsTheOpenOffer) {
   clock_.Advance(absl::Minutes(11));
   ASSERT_TRUE(dispatcher_->FireDueTimers(100).ok());
   EXPECT_EQ(Job("inc-1").offers_made(), 1);
+}
+
+TEST_F(DispatcherTest, EachEventCommittedIsHandedToTheRelayWithTheEntryBeforeIt) {
+  AddVolunteer("va", 100, {"elderly_care"});
+  ASSERT_TRUE(dispatcher_->HandleIncidentEvent(Reported("inc-1", "elderly_help")).ok());
+  ASSERT_TRUE(dispatcher_->HandleIncidentEvent(AssignedByHand("inc-1", "gw-2")).ok());
+
+  // An offer made, then withdrawn: two commits, one event each, in the incident's stream.
+  const std::vector<outbox::Appended> handed = Handed();
+  ASSERT_EQ(handed.size(), 2u);
+  const std::string stream = handed[0].stream;
+  EXPECT_THAT(RedisDispatchStore::OutboxStreams(), Contains(stream));
+  auto range = redis_->Command({"XRANGE", stream, "-", "+"});
+  ASSERT_TRUE(range.ok()) << range.status();
+  ASSERT_EQ(range->elements.size(), 2u);
+  std::vector<v1::DispatchEventType> types;
+  for (size_t i = 0; i < handed.size(); ++i) {
+    EXPECT_EQ(handed[i].stream, stream);
+    EXPECT_EQ(handed[i].id, range->elements[i].elements[0].str);
+    EXPECT_EQ(handed[i].previous_id, i == 0 ? "" : handed[i - 1].id);
+    EXPECT_EQ(handed[i].key, "inc-1");
+    v1::DispatchEvent e;
+    ASSERT_TRUE(e.ParseFromString(handed[i].value));
+    types.push_back(e.type());
+  }
+  EXPECT_THAT(types, ElementsAre(v1::DISPATCH_EVENT_TYPE_OFFER_MADE,
+                                 v1::DISPATCH_EVENT_TYPE_OFFER_WITHDRAWN));
 }
 
 TEST_F(DispatcherTest, ANamedVolunteerIsAskedFirstEvenIfOthersAreCloser) {

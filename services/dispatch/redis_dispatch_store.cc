@@ -1,7 +1,10 @@
 #include "services/dispatch/redis_dispatch_store.h"
 
 #include <algorithm>
+#include <cstddef>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -148,10 +151,16 @@ absl::Status RedisDispatchStore::Commit(const DispatchWrite& w) {
   args.push_back(absl::StrCat(w.clear_timers.size()));
   for (const std::string& oid : w.clear_timers) args.push_back(oid);
   args.push_back(absl::StrCat(w.events.size()));
+  const size_t events_at = args.size();
   for (const v1::DispatchEvent& e : w.events) {
     args.push_back(e.volunteer_id().empty() || !e.incident_id().empty() ? e.incident_id()
                                                                         : e.volunteer_id());
     args.push_back(e.SerializeAsString());
+  }
+  // Handed to the relay after the commit, key and bytes as written.
+  std::vector<std::string> written;
+  if (on_outbox_write_) {
+    written.assign(args.begin() + static_cast<std::ptrdiff_t>(events_at), args.end());
   }
   ASSIGN_OR_RETURN(Reply r, redis_->Eval(CommitScript(), std::move(keys), std::move(args)));
   if (r.elements.empty() || r.elements[0].str != "ok") {
@@ -162,7 +171,15 @@ absl::Status RedisDispatchStore::Commit(const DispatchWrite& w) {
     }
     return absl::InternalError(absl::StrCat("dispatch commit: unexpected reply ", r.DebugString()));
   }
-  if (!w.events.empty() && on_outbox_write_) on_outbox_write_(OutboxKey(shard));
+  if (w.events.empty() || !on_outbox_write_) return absl::OkStatus();
+  if (r.elements.size() != 3 + w.events.size()) {
+    return absl::InternalError(absl::StrCat("dispatch commit: unexpected reply ", r.DebugString()));
+  }
+  const std::string stream = OutboxKey(shard);
+  for (size_t e = 0; e < w.events.size(); ++e) {
+    on_outbox_write_(outbox::Appended{stream, r.elements[3 + e].str, r.elements[2 + e].str,
+                                      std::move(written[2 * e]), std::move(written[2 * e + 1])});
+  }
   return absl::OkStatus();
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/outbox/entry.h"
 #include "common/redis/redis_client.h"
 #include "services/dispatch/dispatch_store.h"
 
@@ -19,9 +20,9 @@ class RedisDispatchStore final : public DispatchStore {
  public:
   static constexpr int kShards = 16;
 
-  // Told the outbox stream a commit wrote events to, so the relay in this process
+  // Told each outbox entry a commit appended, in order, so the relay in this process
   // publishes them at once.
-  using OnOutboxWrite = std::function<void(const std::string& stream)>;
+  using OnOutboxWrite = std::function<void(outbox::Appended entry)>;
 
   // `redis` must outlive the store. `on_outbox_write` may be empty.
   RedisDispatchStore(redis::Client* redis, OnOutboxWrite on_outbox_write);

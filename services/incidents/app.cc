@@ -77,7 +77,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
   app->store_ = std::make_unique<RedisIncidentStore>(
       app->redis_.get(), app->async_redis_.get(),
       relay == nullptr ? RedisIncidentStore::OnWrite()
-                       : [relay](const std::string& stream) { relay->Notify(stream); });
+                       : [relay](outbox::Appended entry) { relay->Publish(std::move(entry)); });
   if (!config.residents_addr.empty()) {
     RETURN_IF_ERROR(
         config::ParseHostPort(config.residents_addr, "GRIDLOOP_RESIDENTS_ADDR").status());

@@ -95,8 +95,17 @@ class RedisBackend {
     if (client_ == nullptr) return absl::FailedPreconditionError("redis-server did not start");
     absl::StatusOr<redis::Reply> flushed = client_->Command({"FLUSHALL"});
     if (!flushed.ok()) return flushed.status();
-    store_ = std::make_unique<RedisIncidentStore>(client_);
+    appended_.clear();
+    store_ = std::make_unique<RedisIncidentStore>(
+        client_, [this](outbox::Appended entry) { appended_.push_back(std::move(entry)); });
     return absl::OkStatus();
+  }
+
+  // What the store handed its relay, in order.
+  const std::vector<outbox::Appended>& appended() const { return appended_; }
+
+  absl::StatusOr<redis::Reply> Command(std::vector<std::string> argv) {
+    return client_->Command(std::move(argv));
   }
 
   IncidentStore& store() { return *store_; }
@@ -130,6 +139,7 @@ class RedisBackend {
   static testing::RedisServer* server_;
   static redis::Client* client_;
   std::unique_ptr<RedisIncidentStore> store_;
+  std::vector<outbox::Appended> appended_;
 };
 
 testing::RedisServer* RedisBackend::server_ = nullptr;
@@ -745,6 +755,60 @@ TYPED_TEST(IncidentStoreContract, EveryAcceptedWriteAndNothingElseReachesTheShar
       EXPECT_EQ(this->OutboxSize(s), 0u) << "shard " << s;
     }
   }
+}
+
+// What the relay is handed (the Redis store only: the twin has no relay). It sends an
+// entry at once only right behind the entry it sent last, so it must learn which entry
+// came before.
+TEST(RedisIncidentStoreOutbox, EachAcceptedWriteHandsOverItsEntryAndTheOneBeforeIt) {
+  RedisBackend backend;
+  ASSERT_TRUE(backend.Reset().ok());
+  const int shard = 3;
+  const std::string stream = absl::StrFormat("inc:{%02x}:outbox", shard);
+  const v1::Incident a = NewRecord(shard, kT0);
+  const v1::Incident b = NewRecord(shard, kT0 + absl::Seconds(1));
+  const IncidentWrite created_a = Create(a);
+  const IncidentWrite created_b = Create(b);
+  ASSERT_TRUE(backend.store().Write(created_a).ok());
+  ASSERT_TRUE(backend.store().Write(created_b).ok());
+  // Refused: nothing is handed over.
+  EXPECT_THAT(backend.store().Write(Create(a)), StatusIs(absl::StatusCode::kAlreadyExists));
+
+  absl::StatusOr<redis::Reply> range = backend.Command({"XRANGE", stream, "-", "+"});
+  ASSERT_TRUE(range.ok()) << range.status();
+  ASSERT_EQ(range->elements.size(), 2u);
+  const std::string first = range->elements[0].elements[0].str;
+  const std::string second = range->elements[1].elements[0].str;
+  const std::vector<outbox::Appended>& handed = backend.appended();
+  ASSERT_EQ(handed.size(), 2u);
+  EXPECT_EQ(handed[0].stream, stream);
+  EXPECT_EQ(handed[0].id, first);
+  EXPECT_EQ(handed[0].previous_id, "");  // the stream was empty
+  EXPECT_EQ(handed[0].key, a.id());
+  v1::IncidentEvent event;
+  ASSERT_TRUE(event.ParseFromString(handed[0].value));
+  EXPECT_THAT(event, EqualsProto(created_a.event));
+  EXPECT_EQ(handed[1].id, second);
+  EXPECT_EQ(handed[1].previous_id, first);
+  EXPECT_EQ(handed[1].key, b.id());
+  ASSERT_TRUE(event.ParseFromString(handed[1].value));
+  EXPECT_THAT(event, EqualsProto(created_b.event));
+
+  // The relay deletes the oldest entries first: the one before is the last one left.
+  ASSERT_TRUE(backend.Command({"XDEL", stream, first}).ok());
+  const IncidentWrite assigned = Assign(a, v1::ASSIGNEE_KIND_GRID_WORKER, "worker-7");
+  ASSERT_TRUE(backend.store().Write(assigned).ok());
+  ASSERT_EQ(handed.size(), 3u);
+  EXPECT_EQ(handed[2].previous_id, second);
+  // With every entry published and deleted, none comes before.
+  ASSERT_TRUE(backend.Command({"XDEL", stream, second, handed[2].id}).ok());
+  ASSERT_TRUE(backend.store()
+                  .Write(Move(assigned.incident, v1::INCIDENT_STATUS_IN_PROGRESS,
+                              v1::INCIDENT_EVENT_TYPE_ACCEPTED))
+                  .ok());
+  ASSERT_EQ(handed.size(), 4u);
+  EXPECT_EQ(handed[3].previous_id, "");
+  EXPECT_EQ(handed[3].key, a.id());
 }
 
 }  // namespace

@@ -159,6 +159,9 @@ absl::StatusOr<std::optional<EarlierResult>> RedisIncidentStore::FindRequest(
 
 namespace {
 
+// Where commit.lua finds the event's bytes among its arguments (ARGV[11]).
+constexpr size_t kEventArg = 10;
+
 // The keys and arguments of commit.lua for `w`.
 std::pair<std::vector<std::string>, std::vector<std::string>> CommitCall(const IncidentWrite& w) {
   const std::string& id = w.incident.id();
@@ -194,8 +197,9 @@ std::pair<std::vector<std::string>, std::vector<std::string>> CommitCall(const I
 
 absl::StatusOr<WriteResult> RedisIncidentStore::Write(const IncidentWrite& w) {
   auto [keys, args] = CommitCall(w);
+  std::string event = on_write_ ? args[kEventArg] : std::string();
   ASSIGN_OR_RETURN(Reply r, redis_->Eval(CommitScript(), std::move(keys), std::move(args)));
-  return CommitOutcome(w, r);
+  return CommitOutcome(w, std::move(event), r);
 }
 
 void RedisIncidentStore::WriteAsync(const IncidentWrite& w, WriteCallback done) {
@@ -208,23 +212,29 @@ void RedisIncidentStore::WriteAsync(const IncidentWrite& w, WriteCallback done) 
   auto kept = std::make_shared<IncidentWrite>();
   kept->incident.set_id(w.incident.id());
   kept->expected_version = w.expected_version;
+  std::string event = on_write_ ? args[kEventArg] : std::string();
   async_->Eval(CommitScript(), std::move(keys), std::move(args),
-               [this, kept, done = std::move(done)](absl::StatusOr<Reply> r) {
+               [this, kept, event = std::move(event),
+                done = std::move(done)](absl::StatusOr<Reply> r) mutable {
                  if (!r.ok()) {
                    done(r.status());
                    return;
                  }
-                 done(CommitOutcome(*kept, *r));
+                 done(CommitOutcome(*kept, std::move(event), *r));
                });
 }
 
 absl::StatusOr<WriteResult> RedisIncidentStore::CommitOutcome(const IncidentWrite& w,
-                                                              const Reply& r) {
+                                                              std::string event, const Reply& r) {
   const std::string& id = w.incident.id();
   if (r.elements.empty()) return Corrupt("commit reply");
   const std::string& outcome = r.elements[0].str;
   if (outcome == "ok") {
-    if (on_write_) on_write_(OutboxKey(ShardOrDie(id)));
+    if (r.elements.size() != 3) return Corrupt("commit reply");
+    if (on_write_) {
+      on_write_(outbox::Appended{OutboxKey(ShardOrDie(id)), r.elements[1].str, r.elements[2].str,
+                                 id, std::move(event)});
+    }
     return WriteResult{};
   }
   if (outcome == "dup" && r.elements.size() == 3) {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/outbox/entry.h"
 #include "common/redis/async_client.h"
 #include "common/redis/redis_client.h"
 #include "services/incidents/incident_store.h"
@@ -23,9 +24,9 @@ namespace gridloop::incidents {
 // Thread-safe (the client is a pool).
 class RedisIncidentStore final : public IncidentStore {
  public:
-  // Told the outbox stream an accepted write appended to, on the writing thread: it wakes
-  // the outbox relay for that stream.
-  using OnWrite = std::function<void(const std::string& stream)>;
+  // Told the outbox entry an accepted write appended, on the writing thread: it goes to
+  // the outbox relay.
+  using OnWrite = std::function<void(outbox::Appended entry)>;
 
   // `redis` must outlive the store. `on_write` may be empty.
   explicit RedisIncidentStore(redis::Client* redis, OnWrite on_write = nullptr);
@@ -46,7 +47,9 @@ class RedisIncidentStore final : public IncidentStore {
   static std::vector<std::string> OutboxStreams();
 
  private:
-  absl::StatusOr<WriteResult> CommitOutcome(const IncidentWrite& w, const redis::Reply& r);
+  // `event` is the outbox entry's value, as written.
+  absl::StatusOr<WriteResult> CommitOutcome(const IncidentWrite& w, std::string event,
+                                            const redis::Reply& r);
 
   redis::Client* const redis_;
   redis::AsyncClient* const async_ = nullptr;

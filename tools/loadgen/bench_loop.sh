@@ -270,10 +270,6 @@ print(f"| (ReportIncident call, from the due time) | {loop['call_ms']['p50']:.2f
 print(f"| (load generator lateness) | {loop['sender_lag_ms']['p50']:.2f} | "
       f"{loop['sender_lag_ms']['p99']:.2f} | {loop['sender_lag_ms']['p999']:.2f} |")
 print()
-print(f"| (relay passes: gap between them; {loop['relay_passes']:,} passes, "
-      f"{loop['records_per_pass']:.1f} records each) | {loop['segments_ms']['relay_gap']['p50']:.2f} | "
-      f"{loop['segments_ms']['relay_gap']['p99']:.2f} | {loop['segments_ms']['relay_gap']['p999']:.2f} |")
-print()
 timeline = loop["timeline"]
 print(f"| reports due from (s; {timeline['window_s']:.0f} s each) | n | assigned p50 | assigned p99 | "
       "relay 1 p99 | hop 1 p99 | dispatch p99 | relay 2 p99 | hop 2 p99 |")

@@ -111,22 +111,6 @@ v1::ReportIncidentRequest Prototype(const LoopOptions& options) {
   return r;
 }
 
-// Distinct produce milliseconds of the run's records, and the gaps between them.
-void CountRelayPasses(const Ledger& ledger, LoopResult& result) {
-  std::vector<int64_t> ms;
-  for (int m : {kReportedProduced, kAssignedProduced}) {
-    for (int64_t ns : ledger.Values(m)) ms.push_back(ns / 1'000'000);
-  }
-  const auto records = static_cast<double>(ms.size());
-  std::sort(ms.begin(), ms.end());
-  ms.erase(std::unique(ms.begin(), ms.end()), ms.end());
-  std::vector<int64_t> gaps;
-  for (size_t i = 1; i < ms.size(); ++i) gaps.push_back((ms[i] - ms[i - 1]) * 1'000'000);
-  result.relay_passes = static_cast<int64_t>(ms.size());
-  result.records_per_pass = ms.empty() ? 0 : records / static_cast<double>(ms.size());
-  result.relay_gap = Distribution(std::move(gaps));
-}
-
 // "timeline":{"window_s":W,"windows":[{"from_s":..,"assigned":{..},"relay_reported":{..},
 // ...}]}
 std::string TimelineJson(const LoopResult& result) {
@@ -283,7 +267,6 @@ absl::StatusOr<LoopResult> RunLoop(const LoopOptions& options) {
   result.dispatch = ledger.Between(kReportedProduced, kAssignedAt);
   result.relay_assigned = ledger.Between(kAssignedAt, kAssignedProduced);
   result.hop_assigned = ledger.Between(kAssignedProduced, kAssignedSeenWall);
-  CountRelayPasses(ledger, result);
   // About ten windows, in whole seconds.
   result.timeline_window =
       std::max(absl::Seconds(1), absl::Seconds(absl::ToInt64Seconds(options.load.duration / 10)));
@@ -341,9 +324,6 @@ std::string FormatLoopTable(const LoopOptions& options, const LoopResult& result
   AppendRow(&out, "produce -> assigned_at (dispatch)", result.dispatch);
   AppendRow(&out, "assigned_at -> relay produce", result.relay_assigned);
   AppendRow(&out, "produce -> read (hop 2)", result.hop_assigned);
-  AppendRow(&out, "gap between relay passes", result.relay_gap);
-  absl::StrAppendFormat(&out, "%-12s %d passes carried this run's events, %.1f records each\n",
-                        "relay", result.relay_passes, result.records_per_pass);
   absl::StrAppendFormat(&out, "timeline (p99 ms of reports due in each %s window)\n",
                         absl::FormatDuration(result.timeline_window));
   absl::StrAppendFormat(&out, "  %8s %8s %9s %9s %9s %9s %9s %9s\n", "from s", "n", "assigned",
@@ -375,10 +355,7 @@ std::string FormatLoopJson(const LoopOptions& options, const LoopResult& result)
       JsonOf(result.to_assigned), R"(,"segments_ms":{"relay_reported":)",
       JsonOf(result.relay_reported), R"(,"hop_reported":)", JsonOf(result.hop_reported),
       R"(,"dispatch":)", JsonOf(result.dispatch), R"(,"relay_assigned":)",
-      JsonOf(result.relay_assigned), R"(,"hop_assigned":)", JsonOf(result.hop_assigned),
-      R"(,"relay_gap":)", JsonOf(result.relay_gap), "},",
-      absl::StrFormat(R"("relay_passes":%d,"records_per_pass":%.2f,)", result.relay_passes,
-                      result.records_per_pass),
+      JsonOf(result.relay_assigned), R"(,"hop_assigned":)", JsonOf(result.hop_assigned), "},",
       TimelineJson(result), "}");
 }
 

@@ -72,12 +72,6 @@ struct LoopResult {
   Distribution dispatch;
   Distribution relay_assigned;
   Distribution hop_assigned;
-  // The outbox relay publishes in passes, the records of one pass produced within about a
-  // millisecond: the distinct milliseconds among this run's event timestamps count the
-  // passes, and the gaps between them show how often the relay comes round.
-  int64_t relay_passes = 0;
-  double records_per_pass = 0;
-  Distribution relay_gap;
   double event_bytes = 0;  // mean size of the `reported` events read
   // The run in windows of `timeline_window` by due time: whether report -> assigned grows
   // through the run (a stage slower than the rate: a queue) or jumps now and then (stalls),

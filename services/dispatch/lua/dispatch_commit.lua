@@ -4,6 +4,8 @@
 --       n_offers, then per offer (expected_version, version, bytes),
 --       n_timers, then per timer (offer id, due ms), n_clear, then offer ids,
 --       n_events, then per event (key, bytes).
+-- Returns {'ok', n_events[, id of the outbox entry before the first, each entry's id]}
+--         | {'stale', what, current version}.
 -- Every check comes before the first write: Redis does not undo a failed script's writes.
 local has_job = ARGV[1] == '1'
 local i = 6
@@ -42,8 +44,16 @@ for _ = 1, n_clear do
   i = i + 1
 end
 local n_events = tonumber(ARGV[i]); i = i + 1
+local out = {'ok', tostring(n_events)}
+if n_events > 0 then
+  -- The entry before the first (the relay deletes a stream's oldest entries first, so
+  -- the last one left is it; "" when all were published), then each new entry's id: the
+  -- relay sends them at once when that entry is the last it sent.
+  local last = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
+  out[3] = last[1] and last[1][1] or ''
+end
 for _ = 1, n_events do
-  redis.call('XADD', KEYS[3], '*', 'k', ARGV[i], 'v', ARGV[i + 1])
+  out[#out + 1] = redis.call('XADD', KEYS[3], '*', 'k', ARGV[i], 'v', ARGV[i + 1])
   i = i + 2
 end
-return {'ok', tostring(n_events)}
+return out

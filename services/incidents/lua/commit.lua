@@ -9,7 +9,8 @@
 --       7 request retention (s)  8 reported_ms  9 incident id  10 meta (list filters)
 --       11 event bytes  12 fired sla member ("" = none)  13 n deadlines, then n pairs
 --       (due_ms, member)
--- Returns {"ok"} | {"dup", fingerprint, first result} | {"gone"} | {"exists"}
+-- Returns {"ok", outbox entry id, id of the entry before it or ""}
+--         | {"dup", fingerprint, first result} | {"gone"} | {"exists"}
 --         | {"missing"} | {"stale", current version}
 
 if ARGV[5] == '1' then
@@ -38,8 +39,12 @@ if expected == 0 then redis.call('ZADD', KEYS[4], ARGV[8], ARGV[9]) end
 if ARGV[12] ~= '' then redis.call('ZREM', KEYS[5], ARGV[12]) end
 local n = tonumber(ARGV[13])
 if n > 0 then redis.call('ZADD', KEYS[5], unpack(ARGV, 14, 13 + 2 * n)) end
-redis.call('XADD', KEYS[6], '*', 'k', ARGV[9], 'v', ARGV[11])
+-- The entry before this one (the relay deletes a stream's oldest entries first, so the
+-- last one left is it; none when all were published) lets the relay send this one at
+-- once when that is the last it sent.
+local last = redis.call('XREVRANGE', KEYS[6], '+', '-', 'COUNT', 1)
+local id = redis.call('XADD', KEYS[6], '*', 'k', ARGV[9], 'v', ARGV[11])
 if ARGV[5] == '1' then
   redis.call('SET', KEYS[3], ARGV[6] .. '\n' .. ARGV[3], 'EX', ARGV[7])
 end
-return {'ok'}
+return {'ok', id, last[1] and last[1][1] or ''}
