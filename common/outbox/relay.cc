@@ -53,10 +53,6 @@ std::string DefaultOwner() {
   return absl::StrFormat("%s-%d-%08x", host, getpid(), rd());
 }
 
-// How long RunOnce() waits for deliveries to come back: the producer's own delivery
-// timeout reports every one long before.
-constexpr absl::Duration kOverdue = absl::Minutes(2);
-
 // A stream id "<ms>-<seq>" as numbers; ids compare by these, not as text.
 std::pair<uint64_t, uint64_t> IdParts(absl::string_view id) {
   std::pair<uint64_t, uint64_t> parts{0, 0};
@@ -239,7 +235,7 @@ void Relay::Loop() {
 absl::StatusOr<int> Relay::RunOnce() {
   absl::MutexLock run(&run_mu_);
   ASSIGN_OR_RETURN(PassResult sent, Pass(/*read=*/true, /*read_all=*/true));
-  if (!WaitInFlight(kOverdue)) {
+  if (!WaitInFlight(options_.overdue)) {
     return absl::DeadlineExceededError("outbox relay: delivery reports overdue");
   }
   ASSIGN_OR_RETURN(PassResult acked, Pass(/*read=*/false));
@@ -379,7 +375,15 @@ absl::StatusOr<Relay::PassResult> Relay::Pass(bool read, bool read_all) {
       std::vector<std::string> acked;
       while (!state.in_flight.empty() && !state.failed) {
         const Delivery& d = *state.in_flight.front();
-        if (!d.done.load(std::memory_order_acquire)) break;
+        if (!d.done.load(std::memory_order_acquire)) {
+          if (now - d.sent_at < options_.overdue) break;
+          state.failed = true;
+          if (result.failure.ok()) {
+            result.failure = absl::DeadlineExceededError(
+                absl::StrCat("outbox relay: no delivery report for ", stream, " ", d.id));
+          }
+          break;
+        }
         if (!d.result.ok()) {
           state.failed = true;
           if (result.failure.ok()) result.failure = d.result;
@@ -391,8 +395,10 @@ absl::StatusOr<Relay::PassResult> Relay::Pass(bool read, bool read_all) {
       }
       if (state.failed) {
         const bool all_back =
-            std::all_of(state.in_flight.begin(), state.in_flight.end(),
-                        [](const auto& d) { return d->done.load(std::memory_order_acquire); });
+            std::all_of(state.in_flight.begin(), state.in_flight.end(), [&](const auto& d) {
+              return d->done.load(std::memory_order_acquire) ||
+                     now - d->sent_at >= options_.overdue;
+            });
         if (all_back) {
           state.backoff = state.backoff == absl::ZeroDuration()
                               ? options_.retry_backoff
@@ -495,6 +501,7 @@ absl::Status Relay::Send(StreamState& state, std::vector<Entry> entries) {
     Entry& e = entries[i];
     auto d = std::make_shared<Delivery>();
     d->id = e.id;
+    d->sent_at = absl::Now();
     std::shared_ptr<Signals> sig = signals_;
     absl::Status enq =
         producer_->Produce(options_.topic, e.key, e.value, {}, [sig, d](absl::Status s) {

@@ -44,6 +44,10 @@ struct RelayOptions {
   // A stream is published by at most one relay at a time (so one incident's events keep
   // their order): the one holding its lease. The lease outlives a pass's delivery wait.
   absl::Duration lease_ttl = absl::Seconds(60);
+  // A delivery with no report this long after it was sent counts as failed. The
+  // producer's own delivery timeout reports every one much sooner; this is for a report
+  // that never comes, which would otherwise hold its stream's deletes forever.
+  absl::Duration overdue = absl::Minutes(2);
   // After a failed pass (broker or Redis down), the next one waits this long, doubling
   // up to 16x.
   absl::Duration retry_backoff = absl::Milliseconds(200);
@@ -110,6 +114,7 @@ class Relay {
   // still queued when a producer is destroyed).
   struct Delivery {
     std::string id;
+    absl::Time sent_at;
     std::atomic<bool> done{false};
     absl::Status result;  // written before `done` is set
   };

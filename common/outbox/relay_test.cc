@@ -541,5 +541,34 @@ TEST_F(RelayTest, RunningRelayResendsAFailedDeliveryAndWhatFollowedItInOrder) {
   relay.Stop();
 }
 
+TEST_F(RelayTest, ADeliveryNeverReportedCountsAsFailedAndIsSentAgain) {
+  // The broker is away and the producer would wait a minute before reporting: to the relay
+  // that is a report that does not come.
+  std::unique_ptr<MockKafkaCluster> cluster = OwnCluster();
+  ASSERT_NE(cluster, nullptr);
+  RelayOptions options = Options("relay-overdue");
+  options.overdue = absl::Milliseconds(300);
+  Relay relay(redis_.get(), Producers(*cluster, /*delivery_timeout=*/absl::Seconds(60)), options);
+  relay.Start();
+  ASSERT_TRUE(Eventually([&] { return LeaseHolder(kStreamA) == "relay-overdue"; }));
+  ASSERT_TRUE(cluster->SetAllBrokersDown().ok());
+  Append(kStreamA, "inc-1", "v0");
+  relay.Notify();
+  ASSERT_TRUE(Eventually([&] { return relay.in_flight() == 1; }));
+  // Past the overdue time the stream is read again from its oldest entry and the entry
+  // sent a second time, while the first send is still unreported.
+  EXPECT_TRUE(Eventually([&] { return relay.in_flight() >= 2; }));
+  EXPECT_EQ(relay.failed_deliveries(), 0);
+  EXPECT_EQ(Len(kStreamA), 1);
+
+  ASSERT_TRUE(cluster->SetAllBrokersUp().ok());
+  EXPECT_TRUE(Eventually([&] { return Len(kStreamA) == 0; }, absl::Seconds(20)));
+  std::vector<std::string> values =
+      ValuesByKey(ReadTopic(cluster->bootstrap(), topic_, 1, kWait))["inc-1"];
+  ASSERT_FALSE(values.empty());
+  EXPECT_EQ(values.front(), "v0");
+  relay.Stop();
+}
+
 }  // namespace
 }  // namespace gridloop::outbox
