@@ -157,6 +157,18 @@ void Producer::OnFatal(absl::string_view reason) {
 absl::Status Producer::Produce(absl::string_view topic, absl::string_view key,
                                absl::string_view value, const std::vector<Header>& headers,
                                DeliveryCallback done) {
+  return Enqueue(topic, key, value, headers, std::move(done), options_.delivery_timeout);
+}
+
+absl::Status Producer::TryProduce(absl::string_view topic, absl::string_view key,
+                                  absl::string_view value, const std::vector<Header>& headers,
+                                  DeliveryCallback done) {
+  return Enqueue(topic, key, value, headers, std::move(done), absl::ZeroDuration());
+}
+
+absl::Status Producer::Enqueue(absl::string_view topic, absl::string_view key,
+                               absl::string_view value, const std::vector<Header>& headers,
+                               DeliveryCallback done, absl::Duration room_wait) {
   std::unique_ptr<RdKafka::Headers> rd_headers;
   if (!headers.empty()) {
     rd_headers.reset(RdKafka::Headers::create());
@@ -166,7 +178,7 @@ absl::Status Producer::Produce(absl::string_view topic, absl::string_view key,
   }
   auto pending = std::make_unique<DeliveryCallback>(std::move(done));
   const std::string topic_name(topic);
-  const absl::Time deadline = absl::Now() + options_.delivery_timeout;
+  const absl::Time deadline = absl::Now() + room_wait;
   {
     // Counted before the record is handed over, so a report that arrives before
     // produce() returns cannot take the count below zero.

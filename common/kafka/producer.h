@@ -76,6 +76,10 @@ class Producer {
   // fatal error; see fatal()), Internal (anything else librdkafka refused).
   absl::Status Produce(absl::string_view topic, absl::string_view key, absl::string_view value,
                        const std::vector<Header>& headers, DeliveryCallback done);
+  // Produce() without waiting: Unavailable at once when the local queue is full. For a
+  // caller whose thread must not block on the broker.
+  absl::Status TryProduce(absl::string_view topic, absl::string_view key, absl::string_view value,
+                          const std::vector<Header>& headers, DeliveryCallback done);
 
   // Produce() and wait for the delivery result; returns the enqueue error or the status
   // `done` would have received. Blocks up to about 2 x delivery_timeout. Must not be called
@@ -99,6 +103,10 @@ class Producer {
   friend class internal::ProducerCallbacks;
 
   explicit Producer(ProducerOptions options);
+  // Waits up to `room_wait` for room in a full queue.
+  absl::Status Enqueue(absl::string_view topic, absl::string_view key, absl::string_view value,
+                       const std::vector<Header>& headers, DeliveryCallback done,
+                       absl::Duration room_wait);
   void PollLoop();
   // Called by librdkafka on the poll thread.
   void OnDelivery(void* opaque, absl::Status status);

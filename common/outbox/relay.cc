@@ -135,7 +135,7 @@ void Relay::Publish(Appended entry) {
           state.in_flight.size() < static_cast<size_t>(options_.batch)) {
         std::vector<Entry> one;
         one.push_back(Entry{std::move(entry.id), std::move(entry.key), std::move(entry.value)});
-        if (Send(state, std::move(one)).ok()) return;
+        if (Send(state, std::move(one), /*wait_for_room=*/false).ok()) return;
       }
     }
   }
@@ -478,7 +478,9 @@ absl::StatusOr<Relay::PassResult> Relay::Pass(bool read, bool read_all) {
       // A full batch leaves the stream unread: the rest is read at the next pass.
       state.unread = (*replies)[deletes + i].elements.size() >= reading[i].second;
       if (state.unread) result.more = true;
-      if (!entries[i].empty()) RETURN_IF_ERROR(Send(state, std::move(entries[i])));
+      if (!entries[i].empty()) {
+        RETURN_IF_ERROR(Send(state, std::move(entries[i]), /*wait_for_room=*/true));
+      }
     }
   }
   result.outstanding = std::any_of(held_.begin(), held_.end(),
@@ -486,7 +488,7 @@ absl::StatusOr<Relay::PassResult> Relay::Pass(bool read, bool read_all) {
   return result;
 }
 
-absl::Status Relay::Send(StreamState& state, std::vector<Entry> entries) {
+absl::Status Relay::Send(StreamState& state, std::vector<Entry> entries, bool wait_for_room) {
   // Entries in order: those that Publish() sent while a pass was reading them come first.
   entries.erase(entries.begin(), std::find_if(entries.begin(), entries.end(), [&](const Entry& e) {
                   return IdAfter(e.id, state.cursor);
@@ -503,17 +505,19 @@ absl::Status Relay::Send(StreamState& state, std::vector<Entry> entries) {
     d->id = e.id;
     d->sent_at = absl::Now();
     std::shared_ptr<Signals> sig = signals_;
+    kafka::Producer::DeliveryCallback done = [sig, d](absl::Status s) {
+      const bool failed = !s.ok();
+      d->result = std::move(s);
+      d->done.store(true, std::memory_order_release);
+      absl::MutexLock lock(&sig->mu);
+      --sig->in_flight;
+      if (failed) ++sig->failed;
+      // A failure the loop handles at once; successes wait for its next pass.
+      if (failed) sig->delivered = true;
+    };
     absl::Status enq =
-        producer_->Produce(options_.topic, e.key, e.value, {}, [sig, d](absl::Status s) {
-          const bool failed = !s.ok();
-          d->result = std::move(s);
-          d->done.store(true, std::memory_order_release);
-          absl::MutexLock lock(&sig->mu);
-          --sig->in_flight;
-          if (failed) ++sig->failed;
-          // A failure the loop handles at once; successes wait for its next pass.
-          if (failed) sig->delivered = true;
-        });
+        wait_for_room ? producer_->Produce(options_.topic, e.key, e.value, {}, std::move(done))
+                      : producer_->TryProduce(options_.topic, e.key, e.value, {}, std::move(done));
     if (!enq.ok()) {
       // Not enqueued: no callback will come for it or for those after it. Later entries
       // of this stream must not go out ahead of this one, so the next pass reads again

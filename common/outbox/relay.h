@@ -165,8 +165,9 @@ class Relay {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   absl::Status CheckLeases(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   // Sends those of `entries` (one stream's, in order) that come after the last entry sent;
-  // stops at the first that cannot be enqueued.
-  absl::Status Send(StreamState& state, std::vector<Entry> entries)
+  // stops at the first that cannot be enqueued. Waits for room in the producer's queue
+  // only when `wait_for_room` (the relay's own thread; never a writer's).
+  absl::Status Send(StreamState& state, std::vector<Entry> entries, bool wait_for_room)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu_);
   void ResetStreams() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu_);
   absl::StatusOr<bool> HoldLease(const std::string& stream);
