@@ -119,11 +119,12 @@ void Relay::Notify(const std::string& stream) {
 }
 
 void Relay::Publish(Appended entry) {
+  const absl::Time now = absl::Now();
   {
     absl::MutexLock lock(&state_mu_);
     auto it = held_.find(entry.stream);
     if (!closing_ && it != held_.end() && producer_ != nullptr && !producer_->fatal() &&
-        absl::Now() < leases_valid_until_) {
+        now < leases_valid_until_) {
       StreamState& state = it->second;
       // A pass read it (and sent it) before its writer got here.
       if (!IdAfter(entry.id, state.cursor)) return;
@@ -131,7 +132,7 @@ void Relay::Publish(Appended entry) {
       // (another writer's, or one whose writer has not got here yet) is read by a pass.
       const bool follows =
           entry.previous_id.empty() ? state.in_flight.empty() : entry.previous_id == state.cursor;
-      if (follows && !state.failed && state.retry_at <= absl::Now() &&
+      if (follows && !state.failed && state.retry_at <= now &&
           state.in_flight.size() < static_cast<size_t>(options_.batch)) {
         std::vector<Entry> one;
         one.push_back(Entry{std::move(entry.id), std::move(entry.key), std::move(entry.value)});
