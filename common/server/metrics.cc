@@ -133,7 +133,12 @@ Metrics::Metrics()
           &prometheus::BuildCounter()
                .Name("gridloop_consumer_dead_lettered_total")
                .Help("Records a consumer could not handle and parked in its dead-letter topic.")
-               .Register(*registry_)) {}
+               .Register(*registry_)),
+      dependency_up_(&prometheus::BuildGauge()
+                          .Name("gridloop_dependency_up")
+                          .Help("1 while a dependency the service cannot answer without "
+                                "answers its checks, 0 while it does not.")
+                          .Register(*registry_)) {}
 
 Metrics::~Metrics() {
   absl::MutexLock lock(&mu_);
@@ -210,6 +215,10 @@ void Metrics::ObserveConsumer(absl::string_view consumer, int64_t lag, int64_t d
   if (dead_lettered < seen) seen = 0;
   if (dead_lettered > seen) counter.Increment(static_cast<double>(dead_lettered - seen));
   seen = dead_lettered;
+}
+
+void Metrics::ObserveDependency(absl::string_view dependency, bool up) {
+  dependency_up_->Add({{"dependency", std::string(dependency)}}).Set(up ? 1.0 : 0.0);
 }
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>

@@ -60,6 +60,10 @@ class Metrics {
   // reset does.
   void ObserveConsumer(absl::string_view consumer, int64_t lag, int64_t dead_lettered);
 
+  // gridloop_dependency_up{dependency}: 1 while `dependency` ("redis") answers, 0 while it
+  // does not (see Readiness).
+  void ObserveDependency(absl::string_view dependency, bool up);
+
   // A server interceptor factory recording every call's count, code and latency here.
   std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> NewInterceptorFactory();
 
@@ -88,6 +92,7 @@ class Metrics {
   prometheus::Gauge* outbox_lag_;
   prometheus::Family<prometheus::Gauge>* consumer_lag_;
   prometheus::Family<prometheus::Counter>* consumer_dead_lettered_;
+  prometheus::Family<prometheus::Gauge>* dependency_up_;
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<MethodSeries>> methods_ ABSL_GUARDED_BY(mu_);

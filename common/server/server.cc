@@ -130,11 +130,12 @@ void Server::OnShutdown(std::function<void()> fn) {
   hooks_.push_back(std::move(fn));
 }
 
-void Server::SetServing(bool serving) {
+void Server::SetReady(bool ready) {
   absl::MutexLock lock(&mu_);
   if (stopping_) return;
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
-  if (health != nullptr) health->SetServingStatus(serving);
+  if (health == nullptr) return;
+  for (const std::string& name : options_.health_services) health->SetServingStatus(name, ready);
 }
 
 void Server::Shutdown() {
@@ -186,7 +187,7 @@ void Server::Stop() {
     stopping_ = true;
     shutdown_requested_ = true;
     hooks.swap(hooks_);
-    // Under mu_, so no SetServing can follow and undo it.
+    // Under mu_, so no SetReady can follow and undo it.
     grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
     if (health != nullptr) health->SetServingStatus(false);
   }

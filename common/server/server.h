@@ -72,8 +72,8 @@ class Server {
   void OnShutdown(std::function<void()> fn);
 
   // Blocks until SIGTERM or SIGINT arrives (when the calling thread blocks them, see
-  // BlockTerminationSignals) or Shutdown() is called, then: health NOT_SERVING, stop
-  // accepting calls and let those in flight finish within drain_timeout, run the
+  // BlockTerminationSignals) or Shutdown() is called, then: every health name NOT_SERVING,
+  // stop accepting calls and let those in flight finish within drain_timeout, run the
   // OnShutdown hooks, return. Call at most once.
   void Wait();
 
@@ -81,9 +81,11 @@ class Server {
   // thread, including a handler. Idempotent.
   void Shutdown();
 
-  // Reports every health name SERVING or NOT_SERVING (e.g. while a dependency is down).
-  // Ignored once shutdown has begun: the server then stays NOT_SERVING.
-  void SetServing(bool serving);
+  // Reports the named health services (ServerOptions::health_services, what readiness
+  // probes ask for) SERVING or NOT_SERVING, e.g. while a dependency is out of reach (see
+  // Readiness). The overall status "" stays SERVING until shutdown: it is the liveness
+  // probe's. Ignored once shutdown has begun: every name then stays NOT_SERVING.
+  void SetReady(bool ready);
 
  private:
   Server(ServerOptions options, std::unique_ptr<grpc::Server> server, int port);

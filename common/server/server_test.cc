@@ -253,7 +253,7 @@ class ServerTest : public ::testing::Test {
   int next_channel_ = 0;
 };
 
-TEST_F(ServerTest, ReportsEveryHealthNameServingAndFollowsSetServing) {
+TEST_F(ServerTest, ReportsEveryHealthNameServingAndSetReadyMovesOnlyTheNamedOnes) {
   StartServer(Options());
   EXPECT_EQ(Check(""), Health::kServing);
   EXPECT_EQ(Check(kEchoService), Health::kServing);
@@ -261,11 +261,13 @@ TEST_F(ServerTest, ReportsEveryHealthNameServingAndFollowsSetServing) {
   EXPECT_EQ(Check("gridloop.v1.NoSuchService", &code), Health::kUnknown);
   EXPECT_EQ(code, grpc::StatusCode::NOT_FOUND);
 
-  server_->SetServing(false);
-  EXPECT_EQ(Check(""), Health::kNotServing);
+  // Not ready is not dead: the liveness probe's "" keeps answering SERVING.
+  server_->SetReady(false);
   EXPECT_EQ(Check(kEchoService), Health::kNotServing);
-  server_->SetServing(true);
+  EXPECT_EQ(Check(""), Health::kServing);
+  server_->SetReady(true);
   EXPECT_EQ(Check(kEchoService), Health::kServing);
+  EXPECT_EQ(Check(""), Health::kServing);
 }
 
 TEST_F(ServerTest, HealthTurnsNotServingWhenShutdownBeginsWhileCallsDrain) {

@@ -160,6 +160,12 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
 
   // Shutdown order: calls drained; stop taking events and publishing; finish queued work;
   // publish what is left.
+  // Readiness follows Redis, without which no call can be answered.
+  app->readiness_ = std::make_unique<server::Readiness>(
+      app->server_.get(), app->metrics_.get(),
+      std::vector<server::Readiness::Dependency>{
+          {"redis", [raw] { return redis::Ping(*raw->redis_); }}});
+  app->server_->OnShutdown([raw] { raw->readiness_->Stop(); });
   app->server_->OnShutdown([raw] { raw->consumer_->Stop(); });
   app->server_->OnShutdown([raw] { raw->publisher_->Stop(); });
   app->server_->OnShutdown([raw] { raw->executor_->Shutdown(); });
@@ -172,6 +178,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
   if (relay != nullptr) relay->Start();
   app->publisher_->Start();
   app->consumer_->Start();
+  app->readiness_->Start();
   log::Info("assessment serving", {{"port", absl::StrCat(app->server_->port())},
                                    {"redis", config.redis},
                                    {"kafka", config.kafka_brokers},

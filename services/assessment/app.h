@@ -16,6 +16,7 @@
 #include "common/server/executor.h"
 #include "common/server/metrics.h"
 #include "common/server/periodic.h"
+#include "common/server/readiness.h"
 #include "common/server/server.h"
 #include "services/assessment/assessment.h"
 #include "services/assessment/assessment_grpc.h"
@@ -99,6 +100,8 @@ class App {
   std::unique_ptr<kafka::Consumer> consumer_;
   std::unique_ptr<server::Periodic> publisher_;
   std::unique_ptr<server::Server> server_;
+  // After server_ and redis_: it reports to the one what it learns of the other.
+  std::unique_ptr<server::Readiness> readiness_;
 };
 
 }  // namespace gridloop::assessment

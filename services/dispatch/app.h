@@ -17,6 +17,7 @@
 #include "common/server/executor.h"
 #include "common/server/metrics.h"
 #include "common/server/periodic.h"
+#include "common/server/readiness.h"
 #include "common/server/server.h"
 #include "services/dispatch/dispatch_grpc.h"
 #include "services/dispatch/dispatcher.h"
@@ -118,6 +119,8 @@ class App {
   std::unique_ptr<server::Periodic> timers_;
   std::unique_ptr<server::Periodic> refresher_;
   std::unique_ptr<server::Server> server_;
+  // After server_ and redis_: it reports to the one what it learns of the other.
+  std::unique_ptr<server::Readiness> readiness_;
 };
 
 // What the index keeps of `v`; skills outside `skills` are ignored.

@@ -116,6 +116,12 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
   // Shutdown order: the server has drained in-flight calls; finish queued work, stop
   // firing deadlines, then publish what is left and flush the producer.
   App* raw = app.get();
+  // Readiness follows Redis, without which no call can be answered.
+  app->readiness_ = std::make_unique<server::Readiness>(
+      app->server_.get(), app->metrics_.get(),
+      std::vector<server::Readiness::Dependency>{
+          {"redis", [raw] { return redis::Ping(*raw->redis_); }}});
+  app->server_->OnShutdown([raw] { raw->readiness_->Stop(); });
   app->server_->OnShutdown([raw] { raw->executor_->Shutdown(); });
   app->server_->OnShutdown([raw] { raw->sla_timer_->Stop(); });
   app->server_->OnShutdown([raw] {
@@ -126,6 +132,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
   });
   if (relay != nullptr) relay->Start();
   app->sla_timer_->Start();
+  app->readiness_->Start();
   log::Info("incidents serving", {{"port", absl::StrCat(app->server_->port())},
                                   {"redis", config.redis},
                                   {"kafka", config.kafka_brokers},

@@ -15,6 +15,7 @@
 #include "common/server/executor.h"
 #include "common/server/metrics.h"
 #include "common/server/periodic.h"
+#include "common/server/readiness.h"
 #include "common/server/server.h"
 #include "services/incidents/categories.h"
 #include "services/incidents/grpc_resident_directory.h"
@@ -94,6 +95,8 @@ class App {
   std::unique_ptr<server::Metrics> metrics_;
   std::unique_ptr<server::Periodic> sla_timer_;
   std::unique_ptr<server::Server> server_;
+  // After server_ and redis_: it reports to the one what it learns of the other.
+  std::unique_ptr<server::Readiness> readiness_;
 };
 
 }  // namespace gridloop::incidents

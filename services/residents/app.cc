@@ -76,9 +76,16 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
   ASSIGN_OR_RETURN(app->server_,
                    server::Server::Start(sopts, {app->grpc_.get()}, app->metrics_.get()));
   App* raw = app.get();
+  // Readiness follows Redis, without which no call can be answered.
+  app->readiness_ = std::make_unique<server::Readiness>(
+      app->server_.get(), app->metrics_.get(),
+      std::vector<server::Readiness::Dependency>{
+          {"redis", [raw] { return redis::Ping(*raw->redis_); }}});
+  app->server_->OnShutdown([raw] { raw->readiness_->Stop(); });
   app->server_->OnShutdown([raw] { raw->executor_->Shutdown(); });
   app->server_->OnShutdown([raw] { raw->refresher_->Stop(); });
   app->refresher_->Start();
+  app->readiness_->Start();
   log::Info("residents serving",
             {{"port", absl::StrCat(app->server_->port())}, {"redis", config.redis}});
   return app;

@@ -14,6 +14,7 @@
 #include "common/server/executor.h"
 #include "common/server/metrics.h"
 #include "common/server/periodic.h"
+#include "common/server/readiness.h"
 #include "common/server/server.h"
 #include "services/residents/ledger_store.h"
 #include "services/residents/residents.h"
@@ -62,6 +63,8 @@ class App {
   std::unique_ptr<server::Metrics> metrics_;
   std::unique_ptr<server::Periodic> refresher_;
   std::unique_ptr<server::Server> server_;
+  // After server_ and redis_: it reports to the one what it learns of the other.
+  std::unique_ptr<server::Readiness> readiness_;
 };
 
 }  // namespace gridloop::residents

@@ -185,6 +185,7 @@ class Code:
         self.env = {}        # service -> {variable: file that reads it}
         self.members = {}    # service -> {AppConfig member: settings key}
         self.consumed = {}   # service -> [settings keys of the topics it consumes]
+        self.health_names = {}  # service -> [health service names, e.g. gridloop.v1.X]
         self.topic_defaults = {}  # service -> {variable: default topic}
         for svc in self.services:
             sdir = os.path.join(root, "services", svc)
@@ -221,6 +222,11 @@ class Code:
                         if member in members:
                             consumed.append(members[member])
             self.consumed[svc] = consumed
+            # The names its health service answers for besides "" (what readiness follows).
+            self.health_names[svc] = (
+                re.findall(r'"([\w.]+)"', " ".join(re.findall(
+                    r"health_services\s*=\s*\{([^}]*)\}", read(app_cc))))
+                if os.path.exists(app_cc) else [])
 
             defaults = {}
             if os.path.exists(app_h):
@@ -518,6 +524,17 @@ def check_services(r, code, v):
             elif grpc_port is not None and p["grpc"].get("port") != grpc_port:
                 v.add(at, f"{probe} probes port {p['grpc'].get('port')}, the service listens "
                           f"on {grpc_port}")
+            if "grpc" not in p:
+                continue
+            # Readiness asks for the service's own name, which follows Redis; liveness and
+            # startup ask for "", which does not, so that an outage restarts nothing.
+            asked = p["grpc"].get("service") or ""
+            if probe == "readinessProbe" and asked not in code.health_names[svc]:
+                v.add(at, f"readinessProbe asks for {asked!r}, not one of the names {svc} "
+                          f"reports readiness under: {code.health_names[svc]}")
+            if probe != "readinessProbe" and asked:
+                v.add(at, f"{probe} asks for {asked!r}: only readiness may follow Redis; "
+                          "liveness and startup ask for \"\"")
 
         # Topics: the names the code uses.
         for name, (source, value) in sorted(env.items()):

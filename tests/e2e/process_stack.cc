@@ -267,6 +267,11 @@ absl::Status ProcessStack::Launch(Service service) {
   return WaitUntilServing(service);
 }
 
+absl::StatusOr<server::ServingStatus> ProcessStack::Health(Service service, bool readiness) const {
+  return server::CheckHealth(channel(service), readiness ? HealthServiceOf(service) : "",
+                             absl::Seconds(5));
+}
+
 absl::Status ProcessStack::WaitUntilServing(Service service) {
   Process& p = process(service);
   const absl::Time deadline = absl::Now() + options_.ready_timeout;

@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/server/health_check.h"
 #include "common/testing/kafka_cluster.h"
 #include "common/testing/redis_server.h"
 #include "gridloop/v1/residents.grpc.pb.h"
@@ -91,6 +92,9 @@ class ProcessStack {
   // The port of the service's Prometheus page (/metrics).
   int metrics_port(Service service) const { return process(service).metrics_port; }
   std::shared_ptr<grpc::Channel> channel(Service service) const;
+  // What the service's health check answers for its own name (readiness, which follows
+  // Redis) or, with `readiness` false, for "" (liveness).
+  absl::StatusOr<server::ServingStatus> Health(Service service, bool readiness) const;
   // The last `bytes` of the output (JSON log lines) of the service's current or last life.
   std::string LogTail(Service service, size_t bytes = 4000) const;
 
