@@ -9,6 +9,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <ostream>
 #include <utility>
 
@@ -408,6 +410,13 @@ absl::Status Ping(Client& client) {
     return absl::InternalError(absl::StrCat("redis PING answered ", reply.DebugString()));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::function<absl::Status()>> NewPing(Options options) {
+  options.pool_size = 1;
+  ASSIGN_OR_RETURN(std::unique_ptr<Client> own, Connect(options));
+  std::shared_ptr<Client> client = std::move(own);
+  return std::function<absl::Status()>([client] { return Ping(*client); });
 }
 
 }  // namespace gridloop::redis

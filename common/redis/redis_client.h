@@ -2,6 +2,7 @@
 #define GRIDLOOP_COMMON_REDIS_REDIS_CLIENT_H_
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -121,8 +122,14 @@ class Client {
 // hiredis writes with write(2) and a peer that went away would otherwise kill the process.
 absl::StatusOr<std::unique_ptr<Client>> Connect(const Options& options);
 
-// PING through `client`: OK when Redis answers PONG. For readiness probes.
+// PING through `client`: OK when Redis answers PONG.
 absl::Status Ping(Client& client);
+
+// A readiness check: PING over a connection of its own, made with `options` (its pool size
+// set to one), so that it tells whether Redis answers, not whether a service's pool,
+// busy under load, has a connection free. A busy pool must not take a replica out of
+// service. The returned function is thread-safe and owns its connection.
+absl::StatusOr<std::function<absl::Status()>> NewPing(Options options);
 
 // The status for a Redis error reply `message` ("ERR ...", "BUSY ..."): Unavailable for the
 // transient kinds listed above Client, Internal otherwise. Exposed for fakes that want to

@@ -2,6 +2,7 @@
 
 #include "common/redis/redis_client.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -251,6 +252,45 @@ TEST_F(RedisClientTest, PoolExhaustedWhenEveryConnectionIsBusy) {
   EXPECT_EQ(*popped, Reply::Array({Reply::String("exhaust"), Reply::String("x")}));
   // The connection came back to the pool.
   EXPECT_TRUE(Ping(*client).ok());
+}
+
+TEST_F(RedisClientTest, NewPingAnswersWhileTheServicesPoolIsBusy) {
+  Options options;
+  options.host = server_->host();
+  options.port = server_->port();
+  options.pool_size = 1;
+  options.pool_wait = absl::Milliseconds(50);
+  options.command_timeout = absl::Seconds(30);
+  std::unique_ptr<Client> busy = ClientFor(*server_, options);
+  ASSERT_NE(busy, nullptr);
+  absl::StatusOr<std::function<absl::Status()>> ping = NewPing(options);
+  ASSERT_TRUE(ping.ok()) << ping.status();
+  ASSERT_TRUE(client_->Command({"DEL", "busy-pool"}).ok());
+
+  absl::StatusOr<Reply> popped;
+  std::thread holder([&] { popped = busy->Command({"BLPOP", "busy-pool", "20"}); });
+  AwaitBlockedClients(*client_, 1);
+  // The pool has nothing free, yet Redis answers: a readiness check must say so.
+  EXPECT_EQ(Ping(*busy).code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE((*ping)().ok());
+  ASSERT_TRUE(client_->Command({"LPUSH", "busy-pool", "x"}).ok());
+  holder.join();
+  ASSERT_TRUE(popped.ok()) << popped.status();
+}
+
+TEST(RedisClientFaults, NewPingFailsWhileRedisIsStoppedAndAnswersOnceItIsBack) {
+  absl::StatusOr<std::unique_ptr<RedisServer>> server = RedisServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status();
+  Options options;
+  options.host = (*server)->host();
+  options.port = (*server)->port();
+  absl::StatusOr<std::function<absl::Status()>> ping = NewPing(options);
+  ASSERT_TRUE(ping.ok()) << ping.status();
+  EXPECT_TRUE((*ping)().ok());
+  ASSERT_TRUE((*server)->Stop(/*hard=*/true).ok());
+  EXPECT_EQ((*ping)().code(), absl::StatusCode::kUnavailable);
+  ASSERT_TRUE((*server)->Restart().ok());
+  EXPECT_TRUE((*ping)().ok());
 }
 
 TEST_F(RedisClientTest, CommandTimeoutOnAStalledServerIsUnavailable) {

@@ -1,5 +1,6 @@
 #include "services/dispatch/app.h"
 
+#include <functional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -223,10 +224,10 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
   // Shutdown order: calls drained; stop taking events and firing timers; finish queued
   // work; publish what is left.
   // Readiness follows Redis, without which no call can be answered.
+  ASSIGN_OR_RETURN(std::function<absl::Status()> ping_redis, redis::NewPing(ropts));
   app->readiness_ = std::make_unique<server::Readiness>(
       app->server_.get(), app->metrics_.get(),
-      std::vector<server::Readiness::Dependency>{
-          {"redis", [raw] { return redis::Ping(*raw->redis_); }}});
+      std::vector<server::Readiness::Dependency>{{"redis", std::move(ping_redis)}});
   app->server_->OnShutdown([raw] { raw->readiness_->Stop(); });
   app->server_->OnShutdown([raw] { raw->consumer_->Stop(); });
   app->server_->OnShutdown([raw] {

@@ -1,5 +1,6 @@
 #include "services/incidents/app.h"
 
+#include <functional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -117,10 +118,10 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
   // firing deadlines, then publish what is left and flush the producer.
   App* raw = app.get();
   // Readiness follows Redis, without which no call can be answered.
+  ASSIGN_OR_RETURN(std::function<absl::Status()> ping_redis, redis::NewPing(ropts));
   app->readiness_ = std::make_unique<server::Readiness>(
       app->server_.get(), app->metrics_.get(),
-      std::vector<server::Readiness::Dependency>{
-          {"redis", [raw] { return redis::Ping(*raw->redis_); }}});
+      std::vector<server::Readiness::Dependency>{{"redis", std::move(ping_redis)}});
   app->server_->OnShutdown([raw] { raw->readiness_->Stop(); });
   app->server_->OnShutdown([raw] { raw->executor_->Shutdown(); });
   app->server_->OnShutdown([raw] { raw->sla_timer_->Stop(); });
