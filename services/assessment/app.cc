@@ -159,13 +159,13 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
   ASSIGN_OR_RETURN(app->server_,
                    server::Server::Start(sopts, {app->grpc_.get()}, app->metrics_.get()));
 
-  // Shutdown order: calls drained; stop taking events and publishing; finish queued work;
-  // publish what is left.
   // Readiness follows Redis, without which no call can be answered.
   ASSIGN_OR_RETURN(std::function<absl::Status()> ping_redis, redis::NewPing(ropts));
   app->readiness_ = std::make_unique<server::Readiness>(
       app->server_.get(), app->metrics_.get(),
       std::vector<server::Readiness::Dependency>{{"redis", std::move(ping_redis)}});
+  // Shutdown order: calls drained; stop checking Redis, taking events and publishing;
+  // finish queued work; publish what is left.
   app->server_->OnShutdown([raw] { raw->readiness_->Stop(); });
   app->server_->OnShutdown([raw] { raw->consumer_->Stop(); });
   app->server_->OnShutdown([raw] { raw->publisher_->Stop(); });

@@ -114,14 +114,14 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const AppConfig& config, const C
   ASSIGN_OR_RETURN(app->server_,
                    server::Server::Start(sopts, {app->grpc_.get()}, app->metrics_.get()));
 
-  // Shutdown order: the server has drained in-flight calls; finish queued work, stop
-  // firing deadlines, then publish what is left and flush the producer.
   App* raw = app.get();
   // Readiness follows Redis, without which no call can be answered.
   ASSIGN_OR_RETURN(std::function<absl::Status()> ping_redis, redis::NewPing(ropts));
   app->readiness_ = std::make_unique<server::Readiness>(
       app->server_.get(), app->metrics_.get(),
       std::vector<server::Readiness::Dependency>{{"redis", std::move(ping_redis)}});
+  // Shutdown order: the server has drained in-flight calls; stop checking Redis, finish
+  // queued work, stop firing deadlines, then publish what is left and flush the producer.
   app->server_->OnShutdown([raw] { raw->readiness_->Stop(); });
   app->server_->OnShutdown([raw] { raw->executor_->Shutdown(); });
   app->server_->OnShutdown([raw] { raw->sla_timer_->Stop(); });
