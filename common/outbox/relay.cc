@@ -432,8 +432,7 @@ absl::StatusOr<Relay::PassResult> Relay::Pass(bool read, bool read_all) {
       }
     }
     if (cmds.empty()) {
-      result.outstanding = std::any_of(held_.begin(), held_.end(),
-                                       [](const auto& h) { return !h.second.in_flight.empty(); });
+      result.outstanding = AnyInFlight();
       return result;
     }
   }
@@ -484,9 +483,13 @@ absl::StatusOr<Relay::PassResult> Relay::Pass(bool read, bool read_all) {
       }
     }
   }
-  result.outstanding = std::any_of(held_.begin(), held_.end(),
-                                   [](const auto& h) { return !h.second.in_flight.empty(); });
+  result.outstanding = AnyInFlight();
   return result;
+}
+
+bool Relay::AnyInFlight() const {
+  return std::any_of(held_.begin(), held_.end(),
+                     [](const auto& h) { return !h.second.in_flight.empty(); });
 }
 
 absl::Status Relay::Send(StreamState& state, std::vector<Entry> entries, bool wait_for_room) {
@@ -500,11 +503,12 @@ absl::Status Relay::Send(StreamState& state, std::vector<Entry> entries, bool wa
     signals_->in_flight += static_cast<int64_t>(entries.size());
     if (signals_->watch_sends) signals_->sent = true;
   }
+  const absl::Time sent_at = absl::Now();
   for (size_t i = 0; i < entries.size(); ++i) {
     Entry& e = entries[i];
     auto d = std::make_shared<Delivery>();
     d->id = e.id;
-    d->sent_at = absl::Now();
+    d->sent_at = sent_at;
     std::shared_ptr<Signals> sig = signals_;
     kafka::Producer::DeliveryCallback done = [sig, d](absl::Status s) {
       const bool failed = !s.ok();

@@ -170,6 +170,8 @@ class Relay {
   absl::Status Send(StreamState& state, std::vector<Entry> entries, bool wait_for_room)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu_);
   void ResetStreams() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu_);
+  // Whether anything sent from a held stream is not deleted yet.
+  bool AnyInFlight() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu_);
   absl::StatusOr<bool> HoldLease(const std::string& stream);
   void ReleaseLeases() ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   absl::Status EnsureProducer(bool* replaced) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
